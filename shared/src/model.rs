@@ -1,0 +1,303 @@
+//! The domain model: sync definitions, destinations, runs and per-destination results.
+//!
+//! Everything that names a Google object keeps Google's immutable id next to the last name we saw for it, so
+//! renames of users, groups and org units never break a sync.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Generates a new ULID string (sync ids, run ids).
+pub fn new_id() -> String {
+    ulid::Ulid::generate().to_string()
+}
+
+/// What kind of directory object a destination names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DestinationKind {
+    User,
+    Group,
+    OrgUnit,
+    Domain,
+}
+
+/// One resolved destination of a sync: an immutable Google id plus the last known human-readable name.
+///
+/// - `User`: `id` = the user's numeric id, `display` = current primary email.
+/// - `Group`: `id` = the group's id, `display` = current group email.
+/// - `OrgUnit`: `id` = `orgUnitId` (`id:...`), `display` = current `orgUnitPath`.
+/// - `Domain`: `id` = the domain name (domains have no other id), `display` = the domain name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Destination {
+    #[serde(rename = "type")]
+    pub kind: DestinationKind,
+    pub id: String,
+    pub display: String,
+}
+
+/// The source of a sync: a user (by immutable id) and one of that user's contact groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Source {
+    /// The source user's immutable Directory id.
+    pub user_id: String,
+    /// The source user's primary email when last resolved (refreshed on every run).
+    pub user_email: String,
+    /// The contact group's resource name in the source user's account (`contactGroups/...`), immutable.
+    pub contact_group: String,
+    /// The contact group's name when last resolved.
+    pub contact_group_name: String,
+}
+
+/// What happens to a user who leaves a sync's audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaverPolicy {
+    /// Delete the contacts this sync created and its label (the default).
+    #[default]
+    Remove,
+    /// Keep the contacts but drop the sync's markers so they become the user's own.
+    KeepUnmanaged,
+}
+
+/// A stored sync definition (`SYNC#<id>` / `DEF`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SyncDefinition {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub source: Source,
+    pub destinations: Vec<Destination>,
+    /// The label (contact group) created in each destination user's account. Defaults to the source group's name.
+    pub label_name: String,
+    pub enabled: bool,
+    #[serde(default)]
+    pub leaver_policy: LeaverPolicy,
+    /// Optimistic-concurrency version; starts at 1 and grows by one on every definition update.
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+    /// Summary of the most recent finished run, if any. Not part of the versioned definition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<RunSummary>,
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Create,
+    Schedule,
+    Manual,
+    /// The clean-up run started by `DELETE /syncs/{id}?remove_contacts=true`.
+    Delete,
+}
+
+/// What a run does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    /// Make every destination match the source.
+    #[default]
+    Apply,
+    /// Plan only: record what would be created, updated and deleted; write nothing to Google.
+    DryRun,
+    /// Remove this sync's contacts and labels from every destination, then delete the definition.
+    Cleanup,
+}
+
+/// The state of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Queued or in progress (possibly across several invocations).
+    Running,
+    /// Every destination succeeded.
+    Succeeded,
+    /// Some destinations failed; the others were synced.
+    PartiallyFailed,
+    /// The run as a whole failed (e.g. the source user or group is gone); `error` says why.
+    Failed,
+    /// Not run because another run of the same sync held the lease.
+    Skipped,
+}
+
+impl RunStatus {
+    pub fn is_finished(self) -> bool {
+        !matches!(self, RunStatus::Running)
+    }
+}
+
+/// Counts over all destinations of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct RunTotals {
+    pub users: u32,
+    pub succeeded_users: u32,
+    pub failed_users: u32,
+    pub removed_users: u32,
+    pub created: u32,
+    pub updated: u32,
+    pub deleted: u32,
+    pub unchanged: u32,
+}
+
+/// One run of a sync (`SYNC#<id>` / `RUN#<run id>`). Per-destination results are stored as separate items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Run {
+    pub sync_id: String,
+    pub run_id: String,
+    pub trigger: Trigger,
+    pub mode: RunMode,
+    pub status: RunStatus,
+    pub started_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub totals: RunTotals,
+    /// Why the run failed or was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How many executor invocations this run has taken (continuations after a deadline add one each).
+    #[serde(default)]
+    pub invocations: u32,
+    /// Who asked for the run (`scheduler`, or the API caller's identity).
+    #[serde(default)]
+    pub requested_by: String,
+}
+
+/// The short form of a run kept on the definition for listings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub status: RunStatus,
+    pub started_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    pub totals: RunTotals,
+}
+
+impl From<&Run> for RunSummary {
+    fn from(run: &Run) -> Self {
+        RunSummary {
+            run_id: run.run_id.clone(),
+            status: run.status,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            totals: run.totals,
+        }
+    }
+}
+
+/// The outcome for one destination user in one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DestinationStatus {
+    Succeeded,
+    Failed,
+    /// The user left the audience and this sync's contacts were removed (or released).
+    Removed,
+}
+
+/// What a dry run would do to one contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PlannedChange {
+    /// The source contact's resource name (creates, updates) or the destination contact's (deletes).
+    pub resource_name: String,
+    /// The contact's display name, for reading the plan. Stored only for dry runs.
+    #[serde(default)]
+    pub display_name: String,
+}
+
+/// The planned changes for one destination, recorded by dry runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct PlannedChanges {
+    pub creates: Vec<PlannedChange>,
+    pub updates: Vec<PlannedChange>,
+    pub deletes: Vec<PlannedChange>,
+}
+
+/// One destination user's result in one run (`SYNC#<id>` / `RESULT#<run id>#<user id>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DestinationResult {
+    pub user_id: String,
+    pub email: String,
+    pub status: DestinationStatus,
+    pub created: u32,
+    pub updated: u32,
+    pub deleted: u32,
+    pub unchanged: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Dry runs only: what would change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned: Option<PlannedChanges>,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// What the executor remembers about one destination user between runs (`SYNC#<id>` / `DEST#<user id>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DestinationState {
+    pub user_id: String,
+    /// The user's primary email when last synced.
+    pub email: String,
+    /// The label's resource name in that user's account, once created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_resource_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<DestinationStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The event the executor Lambda receives (from the API, the scheduler, or its own continuation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorEvent {
+    pub sync_id: String,
+    /// Continue (or start) this run; absent = start a new run with a fresh id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    pub trigger: Trigger,
+    #[serde(default)]
+    pub mode: RunMode,
+    /// Who asked (recorded on the run). Defaults to the trigger's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn executor_event_parses_the_documented_shape() {
+        let ev: ExecutorEvent = serde_json::from_str(
+            r#"{"sync_id":"01J","run_id":"01K","trigger":"schedule","mode":"dry_run"}"#,
+        )
+        .expect("valid event");
+        assert_eq!(ev.trigger, Trigger::Schedule);
+        assert_eq!(ev.mode, RunMode::DryRun);
+        assert_eq!(ev.run_id.as_deref(), Some("01K"));
+    }
+
+    #[test]
+    fn executor_event_defaults_to_apply_and_rejects_unknown_fields() {
+        let ev: ExecutorEvent =
+            serde_json::from_str(r#"{"sync_id":"01J","trigger":"manual"}"#).expect("valid event");
+        assert_eq!(ev.mode, RunMode::Apply);
+        assert!(serde_json::from_str::<ExecutorEvent>(r#"{"sync_id":"a","trigger":"manual","x":1}"#).is_err());
+    }
+
+    #[test]
+    fn destination_serialises_kind_as_type() {
+        let d = Destination { kind: DestinationKind::OrgUnit, id: "id:03ph".into(), display: "/Sales".into() };
+        let v = serde_json::to_value(&d).expect("serialise");
+        assert_eq!(v["type"], "org_unit");
+    }
+}
