@@ -48,7 +48,10 @@ pub fn positive_usize(name: &'static str, default: usize) -> Result<usize, Confi
         None => Ok(default),
         Some(v) => match v.trim().parse::<usize>() {
             Ok(n) if n > 0 => Ok(n),
-            _ => Err(ConfigError::Invalid { name, detail: format!("expected a positive integer, got {v:?}") }),
+            _ => Err(ConfigError::Invalid {
+                name,
+                detail: format!("expected a positive integer, got {v:?}"),
+            }),
         },
     }
 }

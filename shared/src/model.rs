@@ -13,7 +13,9 @@ pub fn new_id() -> String {
 }
 
 /// What kind of directory object a destination names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DestinationKind {
     User,
@@ -291,12 +293,19 @@ mod tests {
         let ev: ExecutorEvent =
             serde_json::from_str(r#"{"sync_id":"01J","trigger":"manual"}"#).expect("valid event");
         assert_eq!(ev.mode, RunMode::Apply);
-        assert!(serde_json::from_str::<ExecutorEvent>(r#"{"sync_id":"a","trigger":"manual","x":1}"#).is_err());
+        assert!(
+            serde_json::from_str::<ExecutorEvent>(r#"{"sync_id":"a","trigger":"manual","x":1}"#)
+                .is_err()
+        );
     }
 
     #[test]
     fn destination_serialises_kind_as_type() {
-        let d = Destination { kind: DestinationKind::OrgUnit, id: "id:03ph".into(), display: "/Sales".into() };
+        let d = Destination {
+            kind: DestinationKind::OrgUnit,
+            id: "id:03ph".into(),
+            display: "/Sales".into(),
+        };
         let v = serde_json::to_value(&d).expect("serialise");
         assert_eq!(v["type"], "org_unit");
     }

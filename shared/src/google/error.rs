@@ -18,7 +18,12 @@ pub enum GoogleError {
     },
     /// The token endpoint refused the service account (delegation, scopes, unknown or deleted user).
     #[error("token for {subject}: HTTP {status} {error}: {description}")]
-    Auth { subject: String, status: u16, error: String, description: String },
+    Auth {
+        subject: String,
+        status: u16,
+        error: String,
+        description: String,
+    },
     /// A write was sent but its outcome is unknown (timeout, connection lost or 5xx after sending). It is never
     /// repeated blindly: the caller re-reads and re-plans.
     #[error("{method}: outcome unknown: {detail}")]

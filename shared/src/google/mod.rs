@@ -60,7 +60,11 @@ pub trait PeopleApi: Send + Sync {
         max_members: u32,
     ) -> Result<ContactGroup, GoogleError>;
     /// contactGroups.create. A duplicate name is `GoogleError` with status 409.
-    async fn create_contact_group(&self, user: &str, name: &str) -> Result<ContactGroup, GoogleError>;
+    async fn create_contact_group(
+        &self,
+        user: &str,
+        name: &str,
+    ) -> Result<ContactGroup, GoogleError>;
     /// contactGroups.delete; `delete_contacts` also deletes the group's contacts.
     async fn delete_contact_group(
         &self,
@@ -84,9 +88,17 @@ pub trait PeopleApi: Send + Sync {
         person_fields: &str,
     ) -> Result<Vec<Person>, GoogleError>;
     /// people/me/connections, all pages of up to 1000, with the given `personFields`.
-    async fn list_connections(&self, user: &str, person_fields: &str) -> Result<Vec<Person>, GoogleError>;
+    async fn list_connections(
+        &self,
+        user: &str,
+        person_fields: &str,
+    ) -> Result<Vec<Person>, GoogleError>;
     /// people:batchCreateContacts in calls of at most 200, with an empty read mask (nothing is read back).
-    async fn batch_create_contacts(&self, user: &str, contacts: &[Person]) -> Result<(), GoogleError>;
+    async fn batch_create_contacts(
+        &self,
+        user: &str,
+        contacts: &[Person],
+    ) -> Result<(), GoogleError>;
     /// people:batchUpdateContacts in calls of at most 200: resource name -> person carrying its current etag;
     /// `update_mask` names the replaced fields. Empty read mask.
     async fn batch_update_contacts(
@@ -96,7 +108,11 @@ pub trait PeopleApi: Send + Sync {
         update_mask: &str,
     ) -> Result<(), GoogleError>;
     /// people:batchDeleteContacts in calls of at most 500.
-    async fn batch_delete_contacts(&self, user: &str, resource_names: &[String]) -> Result<(), GoogleError>;
+    async fn batch_delete_contacts(
+        &self,
+        user: &str,
+        resource_names: &[String],
+    ) -> Result<(), GoogleError>;
 }
 
 /// The Directory API, impersonating the configured admin.
@@ -105,15 +121,27 @@ pub trait DirectoryApi: Send + Sync {
     /// users.get by primary email, alias or immutable id; `None` on 404.
     async fn get_user(&self, user_key: &str) -> Result<Option<DirectoryUser>, GoogleError>;
     /// users.list over all pages. `query` uses Google's user search syntax (e.g. `orgUnitPath='/Sales'`).
-    async fn list_users(&self, scope: &UserScope, query: Option<&str>) -> Result<Vec<DirectoryUser>, GoogleError>;
+    async fn list_users(
+        &self,
+        scope: &UserScope,
+        query: Option<&str>,
+    ) -> Result<Vec<DirectoryUser>, GoogleError>;
     /// users.list returning at most `max` users (for search boxes).
     async fn search_users(&self, query: &str, max: u32) -> Result<Vec<DirectoryUser>, GoogleError>;
     /// groups.get by email, alias or id; `None` on 404.
     async fn get_group(&self, group_key: &str) -> Result<Option<DirectoryGroup>, GoogleError>;
     /// groups.list for the customer, returning at most `max` groups matching `query` (Google's group search syntax).
-    async fn search_groups(&self, query: &str, max: u32) -> Result<Vec<DirectoryGroup>, GoogleError>;
+    async fn search_groups(
+        &self,
+        query: &str,
+        max: u32,
+    ) -> Result<Vec<DirectoryGroup>, GoogleError>;
     /// members.list over all pages; `derived` sets includeDerivedMembership (nested groups flattened).
-    async fn list_group_members(&self, group_key: &str, derived: bool) -> Result<Vec<GroupMember>, GoogleError>;
+    async fn list_group_members(
+        &self,
+        group_key: &str,
+        derived: bool,
+    ) -> Result<Vec<GroupMember>, GoogleError>;
     /// orgunits.list type=ALL (every org unit of the customer).
     async fn list_org_units(&self) -> Result<Vec<OrgUnit>, GoogleError>;
     /// orgunits.get by path (`/Sales`) or id (`id:...`); `None` on 404.

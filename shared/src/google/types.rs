@@ -43,7 +43,10 @@ pub struct Person {
 impl Person {
     /// The value of a clientData entry.
     pub fn client_data_value(&self, key: &str) -> Option<&str> {
-        self.client_data.iter().find(|c| c.key == key).map(|c| c.value.as_str())
+        self.client_data
+            .iter()
+            .find(|c| c.key == key)
+            .map(|c| c.value.as_str())
     }
 
     /// Whether the contact belongs to the contact group with this resource name.
@@ -58,7 +61,11 @@ impl Person {
 
     /// True for entries that incremental reads report as deleted.
     pub fn is_deleted(&self) -> bool {
-        self.metadata.as_ref().and_then(|m| m.get("deleted")).and_then(Value::as_bool) == Some(true)
+        self.metadata
+            .as_ref()
+            .and_then(|m| m.get("deleted"))
+            .and_then(Value::as_bool)
+            == Some(true)
     }
 
     /// A display name for logs-free uses such as dry-run plans (first name's displayName or unstructuredName).
@@ -69,8 +76,14 @@ impl Person {
             .map(str::to_owned)
             .or_else(|| {
                 let n = name?;
-                let given = n.get("givenName").and_then(Value::as_str).unwrap_or_default();
-                let family = n.get("familyName").and_then(Value::as_str).unwrap_or_default();
+                let given = n
+                    .get("givenName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let family = n
+                    .get("familyName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 let full = format!("{given} {family}").trim().to_owned();
                 (!full.is_empty()).then_some(full)
             })

@@ -42,7 +42,10 @@ pub enum LeaseOutcome {
     /// The lease is ours until the given time.
     Acquired,
     /// Another run holds an unexpired lease.
-    Held { run_id: String, until: DateTime<Utc> },
+    Held {
+        run_id: String,
+        until: DateTime<Utc>,
+    },
     /// The sync does not exist (deleted).
     SyncMissing,
 }
@@ -56,11 +59,19 @@ pub trait SyncStore: Send + Sync {
     /// Replaces the definition's fields if the stored version equals `expected_version`; the stored version
     /// becomes `sync.version` (the caller sets it to `expected_version + 1`). The lease and `last_run` are
     /// left as they are. `NotFound` if missing, `Conflict` if the version moved on.
-    async fn update_sync(&self, sync: &SyncDefinition, expected_version: u64) -> Result<(), StoreError>;
+    async fn update_sync(
+        &self,
+        sync: &SyncDefinition,
+        expected_version: u64,
+    ) -> Result<(), StoreError>;
     /// Deletes the definition and every item under it (runs, results, destination state).
     async fn delete_sync(&self, sync_id: &str) -> Result<(), StoreError>;
     /// Definitions ordered by name then id, through GSI1 (never a scan).
-    async fn list_syncs(&self, limit: u32, next_token: Option<&str>) -> Result<Page<SyncDefinition>, StoreError>;
+    async fn list_syncs(
+        &self,
+        limit: u32,
+        next_token: Option<&str>,
+    ) -> Result<Page<SyncDefinition>, StoreError>;
     /// Records the last finished run's summary on the definition without touching its version.
     async fn set_last_run(&self, sync_id: &str, summary: &RunSummary) -> Result<(), StoreError>;
 
@@ -77,21 +88,50 @@ pub trait SyncStore: Send + Sync {
     /// Releases the lease if `run_id` holds it (no error otherwise).
     async fn release_lease(&self, sync_id: &str, run_id: &str) -> Result<(), StoreError>;
     /// The current lease holder, if the lease is unexpired at `now`.
-    async fn current_lease(&self, sync_id: &str, now: DateTime<Utc>) -> Result<Option<String>, StoreError>;
+    async fn current_lease(
+        &self,
+        sync_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError>;
 
     // ---- runs and results --------------------------------------------------------------------------------
     /// Creates or replaces a run record (with a TTL on old runs).
     async fn put_run(&self, run: &Run) -> Result<(), StoreError>;
     async fn get_run(&self, sync_id: &str, run_id: &str) -> Result<Option<Run>, StoreError>;
     /// Runs newest first.
-    async fn list_runs(&self, sync_id: &str, limit: u32, next_token: Option<&str>) -> Result<Page<Run>, StoreError>;
+    async fn list_runs(
+        &self,
+        sync_id: &str,
+        limit: u32,
+        next_token: Option<&str>,
+    ) -> Result<Page<Run>, StoreError>;
     /// Records one destination's result in a run (replacing an earlier one for the same user).
-    async fn put_result(&self, sync_id: &str, run_id: &str, result: &DestinationResult) -> Result<(), StoreError>;
+    async fn put_result(
+        &self,
+        sync_id: &str,
+        run_id: &str,
+        result: &DestinationResult,
+    ) -> Result<(), StoreError>;
     /// Every destination result of a run, ordered by user id.
-    async fn list_results(&self, sync_id: &str, run_id: &str) -> Result<Vec<DestinationResult>, StoreError>;
+    async fn list_results(
+        &self,
+        sync_id: &str,
+        run_id: &str,
+    ) -> Result<Vec<DestinationResult>, StoreError>;
 
     // ---- per-destination state ---------------------------------------------------------------------------
-    async fn list_destination_states(&self, sync_id: &str) -> Result<Vec<DestinationState>, StoreError>;
-    async fn put_destination_state(&self, sync_id: &str, state: &DestinationState) -> Result<(), StoreError>;
-    async fn delete_destination_state(&self, sync_id: &str, user_id: &str) -> Result<(), StoreError>;
+    async fn list_destination_states(
+        &self,
+        sync_id: &str,
+    ) -> Result<Vec<DestinationState>, StoreError>;
+    async fn put_destination_state(
+        &self,
+        sync_id: &str,
+        state: &DestinationState,
+    ) -> Result<(), StoreError>;
+    async fn delete_destination_state(
+        &self,
+        sync_id: &str,
+        user_id: &str,
+    ) -> Result<(), StoreError>;
 }

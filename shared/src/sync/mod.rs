@@ -1,0 +1,1 @@
+//! The sync engine: resolve the audience, plan each destination, apply the plan.
