@@ -1,0 +1,23 @@
+# contact-sync: the two set-up commands are `make demo` and `make test` (README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help test lint fmt venv
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+venv: ## create/update the repo-local Python virtualenv (.venv)
+	@infra/scripts/venv.sh
+
+test: ## run every test (starts its own moto server and Google emulators)
+	@infra/scripts/test.sh
+
+lint: venv ## rustfmt, clippy (warnings are errors), cfn-lint and sam validate on template.yaml
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	.venv/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 .venv/bin/sam validate --lint --region us-east-1 --template-file template.yaml
+
+fmt: ## format the code
+	cargo fmt --all
