@@ -6,6 +6,7 @@ pub mod config;
 pub mod dispatch;
 pub mod google;
 pub mod model;
+pub mod schedule;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
