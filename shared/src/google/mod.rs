@@ -4,10 +4,18 @@
 //! Base URLs are host roots (`https://people.googleapis.com`, `https://admin.googleapis.com`, or the emulator's
 //! `http://127.0.0.1:PORT`); the clients append `/v1/...` and `/admin/directory/v1/...`.
 
+pub mod auth;
 mod error;
+pub mod http;
+pub mod key;
+#[cfg(test)]
+mod testing;
 mod types;
 
+pub use auth::{AccessToken, JwtClaims, TokenProvider};
 pub use error::GoogleError;
+pub use http::{GoogleHttp, HttpConfig, RequestStats, RequestStatsSnapshot, RetryPolicy};
+pub use key::{ServiceAccountKey, load_key_from_secrets_manager};
 pub use types::*;
 
 use std::collections::BTreeMap;
