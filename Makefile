@@ -21,3 +21,11 @@ lint: venv ## rustfmt, clippy (warnings are errors), cfn-lint and sam validate o
 
 fmt: ## format the code
 	cargo fmt --all
+
+.PHONY: build deploy
+
+build: ## arm64 Lambda binaries (cargo-lambda + zig from .venv) and the SAM build in target/sam
+	@infra/scripts/build.sh
+
+deploy: build ## sam deploy --guided of target/sam (asks for the stack name, region and parameters; docs/deploy.md)
+	SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/sam deploy --guided --template-file target/sam/template.yaml
