@@ -1,0 +1,18 @@
+//! The operations behind each HTTP endpoint (design.md, "api"), and the glue that serves them from Lambda:
+//!
+//! - `request`: request bodies and their limits; `references`: names -> Google's immutable ids;
+//! - `ops`: one function per operation, returning typed results or an [`ApiError`];
+//! - `error`: [`ApiError`] and its mapping to HTTP status codes, in one place;
+//! - `handlers`: API Gateway (HTTP API) requests in, responses out, one function per endpoint;
+//! - `context`: the dependencies ([`ApiContext`]); `openapi`: the generated OpenAPI document.
+
+pub mod context;
+pub mod error;
+pub mod ops;
+pub mod references;
+pub mod request;
+#[cfg(test)]
+mod testing;
+
+pub use context::{ApiContext, Clock, SystemClock};
+pub use error::{ApiError, ErrorBody, ErrorDetail, MAX_BODY_BYTES};
