@@ -5,17 +5,23 @@
 //! `http://127.0.0.1:PORT`); the clients append `/v1/...` and `/admin/directory/v1/...`.
 
 pub mod auth;
+mod clients;
+pub mod directory;
 mod error;
 pub mod http;
 pub mod key;
+pub mod people;
 #[cfg(test)]
 mod testing;
 mod types;
 
 pub use auth::{AccessToken, JwtClaims, TokenProvider};
+pub use clients::GoogleClients;
+pub use directory::GoogleDirectoryClient;
 pub use error::GoogleError;
 pub use http::{GoogleHttp, HttpConfig, RequestStats, RequestStatsSnapshot, RetryPolicy};
 pub use key::{ServiceAccountKey, load_key_from_secrets_manager};
+pub use people::GooglePeopleClient;
 pub use types::*;
 
 use std::collections::BTreeMap;

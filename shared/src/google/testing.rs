@@ -233,6 +233,17 @@ async fn serve(
     }
 }
 
+/// An executor whose token endpoint is `server`'s `/token`, with fast retries.
+pub fn http_for(server: &TestServer) -> super::http::GoogleHttp {
+    use super::http::{GoogleHttp, HttpConfig, RetryPolicy, build_http_client};
+    let client = build_http_client(&HttpConfig::default()).expect("client");
+    let (key, _) = fixed_key(&server.url("/token"));
+    let tokens = Arc::new(
+        super::auth::TokenProvider::new(key, client.clone(), RetryPolicy::fast()).expect("tokens"),
+    );
+    GoogleHttp::new(client, tokens, RetryPolicy::fast())
+}
+
 /// A key file's JSON with a placeholder PEM (enough for parsing, not for signing).
 pub fn key_json(token_uri: &str) -> String {
     serde_json::json!({

@@ -1,0 +1,84 @@
+//! The bundle the functions build once per Lambda instance: one HTTP client and one token provider shared by
+//! the People and Directory clients.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::auth::TokenProvider;
+use super::directory::GoogleDirectoryClient;
+use super::http::{
+    GoogleHttp, HttpConfig, RequestStats, RequestStatsSnapshot, RetryPolicy, build_http_client,
+};
+use super::key::{ServiceAccountKey, load_key_from_secrets_manager};
+use super::people::GooglePeopleClient;
+use super::{DirectoryApi, GoogleError, PeopleApi};
+use crate::config::GoogleEndpoints;
+
+/// The Google clients, behind their traits.
+#[derive(Clone)]
+pub struct GoogleClients {
+    pub people: Arc<dyn PeopleApi>,
+    pub directory: Arc<dyn DirectoryApi>,
+    /// Requests, retries, token requests and unknown write outcomes of both clients.
+    pub stats: Arc<RequestStats>,
+}
+
+impl fmt::Debug for GoogleClients {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GoogleClients")
+            .field("stats", &self.stats.snapshot())
+            .finish_non_exhaustive()
+    }
+}
+
+impl GoogleClients {
+    /// Clients for `endpoints`, the Directory one impersonating `admin_email`, with the default timeouts
+    /// (connect 5 s, request 30 s).
+    pub fn new(
+        key: ServiceAccountKey,
+        endpoints: &GoogleEndpoints,
+        admin_email: &str,
+        retry: RetryPolicy,
+    ) -> Result<Self, GoogleError> {
+        Self::with_http_config(key, endpoints, admin_email, retry, &HttpConfig::default())
+    }
+
+    /// As [`GoogleClients::new`], with explicit timeouts.
+    pub fn with_http_config(
+        key: ServiceAccountKey,
+        endpoints: &GoogleEndpoints,
+        admin_email: &str,
+        retry: RetryPolicy,
+        http_config: &HttpConfig,
+    ) -> Result<Self, GoogleError> {
+        let client = build_http_client(http_config)?;
+        let tokens = Arc::new(TokenProvider::new(key, client.clone(), retry.clone())?);
+        let http = GoogleHttp::new(client, tokens, retry);
+        let stats = Arc::clone(http.stats());
+        let people = GooglePeopleClient::new(http.clone(), &endpoints.people_base_url)?;
+        let directory =
+            GoogleDirectoryClient::new(http, &endpoints.directory_base_url, admin_email)?;
+        Ok(GoogleClients {
+            people: Arc::new(people),
+            directory: Arc::new(directory),
+            stats,
+        })
+    }
+
+    /// Loads the key from the Secrets Manager secret `secret_id`, then as [`GoogleClients::new`].
+    pub async fn from_secret(
+        secrets: &aws_sdk_secretsmanager::Client,
+        secret_id: &str,
+        endpoints: &GoogleEndpoints,
+        admin_email: &str,
+        retry: RetryPolicy,
+    ) -> Result<Self, GoogleError> {
+        let key = load_key_from_secrets_manager(secrets, secret_id).await?;
+        Self::new(key, endpoints, admin_email, retry)
+    }
+
+    /// A copy of the counters.
+    pub fn stats(&self) -> RequestStatsSnapshot {
+        self.stats.snapshot()
+    }
+}
