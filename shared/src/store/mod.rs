@@ -2,7 +2,19 @@
 //!
 //! One DynamoDB table (design.md): `pk = SYNC#<id>` with `sk` = `DEF` | `RUN#<run id>` |
 //! `RESULT#<run id>#<user id>` | `DEST#<user id>`, and a sparse GSI1 (`gsi1pk = "SYNC"`, `gsi1sk = <name>#<id>`)
-//! on definitions only.
+//! on definitions only. The exact item layout and table schema are documented in [`dynamo`].
+//!
+//! [`DynamoStore`] is the implementation the Lambdas use; [`MemoryStore`] is for unit tests of other modules.
+//! Both pass the same behavioural checks in [`contract`].
+
+#[doc(hidden)]
+pub mod contract;
+pub mod dynamo;
+mod keys;
+pub mod memory;
+
+pub use dynamo::{DynamoStore, create_table};
+pub use memory::MemoryStore;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -28,6 +40,9 @@ pub enum StoreError {
     #[error("corrupt item {key}: {detail}")]
     Corrupt { key: String, detail: String },
 }
+
+/// The largest page `list_syncs` and `list_runs` return; larger limits are clamped to it (and 0 to 1).
+pub const MAX_PAGE_LIMIT: u32 = 1000;
 
 /// One page of a listing; `next_token` is opaque to callers and absent on the last page.
 #[derive(Debug, Clone, PartialEq)]
