@@ -1,0 +1,316 @@
+//! Applying plans to one destination user: ensure the label, read the user's contacts once, plan, write in batches.
+//!
+//! One user's writes are strictly sequential (Google's rule for mutations of one user). A write whose outcome is
+//! unknown, or one refused because an etag is stale or a contact vanished meanwhile, is never repeated blindly: the
+//! user's contacts are read again and a new plan is made, a bounded number of times. The markers make this safe: a
+//! contact created by a call whose answer was lost is found on the re-read and not created again.
+
+use std::collections::BTreeMap;
+
+use super::plan::{self, Plan, SourceContact};
+use crate::google::{COPYABLE_PERSON_FIELDS, GoogleError, PeopleApi, Person, limits};
+use crate::model::{LeaverPolicy, PlannedChanges};
+
+/// The Google group type of user-created contact groups.
+const USER_CONTACT_GROUP: &str = "USER_CONTACT_GROUP";
+
+/// Why one destination user could not be brought in line.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Google(#[from] GoogleError),
+    /// Writes kept failing with unknown outcomes or stale etags.
+    #[error("the contacts did not settle after {attempts} read-plan-write attempts")]
+    NotConverged { attempts: u32 },
+    #[error("the label {name:?} could not be created or found")]
+    LabelUnavailable { name: String },
+}
+
+/// What was done (or, for dry runs, would be done) to one user.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserOutcome {
+    pub created: u32,
+    pub updated: u32,
+    pub deleted: u32,
+    pub unchanged: u32,
+    /// The label's resource name in the user's account, if it exists (after this run).
+    pub label: Option<String>,
+    /// Dry runs: the planned changes.
+    pub planned: Option<PlannedChanges>,
+}
+
+/// What a destination user should end up with.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncTarget<'a> {
+    pub sync_id: &'a str,
+    /// The label's name (the definition's `label_name`).
+    pub label_name: &'a str,
+    /// The label's resource name stored for this user, if any.
+    pub stored_label: Option<&'a str>,
+    pub sources: &'a BTreeMap<String, SourceContact>,
+    /// Plan only; write nothing.
+    pub dry_run: bool,
+    /// Read-plan-write attempts before giving up.
+    pub max_attempts: u32,
+}
+
+/// Removing a sync from a user.
+#[derive(Debug, Clone, Copy)]
+pub struct RemovalTarget<'a> {
+    pub sync_id: &'a str,
+    pub label_name: &'a str,
+    pub stored_label: Option<&'a str>,
+    pub policy: LeaverPolicy,
+    pub dry_run: bool,
+    pub max_attempts: u32,
+}
+
+/// The personFields read from a destination user: what planning compares and what updates need.
+pub fn destination_person_fields() -> String {
+    let mut fields: Vec<&str> = COPYABLE_PERSON_FIELDS.to_vec();
+    fields.extend(["clientData", "memberships", "metadata"]);
+    fields.join(",")
+}
+
+/// The personFields read when removing a sync from a user (markers, labels, names for dry-run plans).
+const REMOVAL_PERSON_FIELDS: &str = "names,clientData,memberships,metadata";
+
+/// Brings one user's managed contacts in line with the source.
+pub async fn sync_user(
+    people: &dyn PeopleApi,
+    user: &str,
+    target: &SyncTarget<'_>,
+) -> Result<UserOutcome, ApplyError> {
+    let label = ensure_label(
+        people,
+        user,
+        target.stored_label,
+        target.label_name,
+        !target.dry_run,
+    )
+    .await?;
+    let fields = destination_person_fields();
+    let mut outcome = UserOutcome {
+        label: label.clone(),
+        ..UserOutcome::default()
+    };
+    for attempt in 1..=target.max_attempts {
+        let contacts = people.list_connections(user, &fields).await?;
+        let plan = plan::plan(target.sync_id, label.as_deref(), target.sources, &contacts);
+        outcome.unchanged = plan.unchanged;
+        if target.dry_run {
+            outcome.created = count(plan.creates.len());
+            outcome.updated = count(plan.updates.len());
+            outcome.deleted = count(plan.deletes.len());
+            outcome.planned = Some(plan.changes);
+            return Ok(outcome);
+        }
+        tracing::debug!(
+            attempt,
+            creates = plan.creates.len(),
+            updates = plan.updates.len(),
+            deletes = plan.deletes.len(),
+            unchanged = plan.unchanged,
+            "planned"
+        );
+        match write(people, user, &plan, &mut outcome).await {
+            Ok(()) => return Ok(outcome),
+            Err(e) if needs_replan(&e) => {
+                tracing::warn!(attempt, error = %e, "write outcome unknown or stale; re-reading");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApplyError::NotConverged {
+        attempts: target.max_attempts,
+    })
+}
+
+/// Removes a sync from one user (a leaver, or a clean-up run): deletes its managed contacts (or releases them
+/// under [`LeaverPolicy::KeepUnmanaged`]), then deletes its label unless contacts that are not the sync's are in it
+/// (the user's own, or another sync's): the label is then kept, since the user relies on it.
+pub async fn remove_user(
+    people: &dyn PeopleApi,
+    user: &str,
+    target: &RemovalTarget<'_>,
+) -> Result<UserOutcome, ApplyError> {
+    let RemovalTarget {
+        sync_id,
+        label_name,
+        stored_label,
+        policy,
+        dry_run,
+        max_attempts,
+    } = *target;
+    let mut outcome = UserOutcome::default();
+    // Without a stored label (e.g. a crash before the user's state was saved) look for ours by name.
+    let label = match stored_label {
+        Some(l) => Some(l.to_owned()),
+        None => find_label(people, user, label_name).await?,
+    };
+    for attempt in 1..=max_attempts {
+        let contacts = people.list_connections(user, REMOVAL_PERSON_FIELDS).await?;
+        let removal = plan::plan_removal(sync_id, label.as_deref(), &contacts);
+        if dry_run {
+            outcome.deleted = count(removal.deletes.len());
+            outcome.planned = Some(PlannedChanges {
+                deletes: removal.changes,
+                ..PlannedChanges::default()
+            });
+            return Ok(outcome);
+        }
+        let result = match policy {
+            LeaverPolicy::Remove => delete_all(people, user, &removal.deletes, &mut outcome).await,
+            LeaverPolicy::KeepUnmanaged => {
+                let releases = plan::plan_release(sync_id, &contacts);
+                update_all(
+                    people,
+                    user,
+                    &releases,
+                    plan::RELEASE_UPDATE_MASK,
+                    &mut outcome,
+                )
+                .await
+            }
+        };
+        match result {
+            Ok(()) => {
+                let keep_label =
+                    policy == LeaverPolicy::KeepUnmanaged || removal.label_has_other_contacts;
+                if let (Some(label), false) = (&label, keep_label) {
+                    match people.delete_contact_group(user, label, false).await {
+                        Ok(()) => {}
+                        Err(e) if e.is_not_found() => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                } else if label.is_some() {
+                    tracing::info!("label kept: it holds contacts that are not this sync's");
+                }
+                return Ok(outcome);
+            }
+            Err(e) if needs_replan(&e) => {
+                tracing::warn!(attempt, error = %e, "write outcome unknown or stale; re-reading");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApplyError::NotConverged {
+        attempts: max_attempts,
+    })
+}
+
+/// The label's resource name: the stored one if it still exists, else one with the label's name, else (when
+/// `create`) a new one; a concurrent or earlier create (409, or an unknown outcome) is resolved by name.
+async fn ensure_label(
+    people: &dyn PeopleApi,
+    user: &str,
+    stored: Option<&str>,
+    name: &str,
+    create: bool,
+) -> Result<Option<String>, ApplyError> {
+    if let Some(stored) = stored {
+        match people.get_contact_group(user, stored, 0).await {
+            Ok(group) => return Ok(Some(group.resource_name)),
+            Err(e) if e.is_not_found() => {
+                tracing::info!("stored label is gone; looking it up by name");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some(found) = find_label(people, user, name).await? {
+        return Ok(Some(found));
+    }
+    if !create {
+        return Ok(None);
+    }
+    match people.create_contact_group(user, name).await {
+        Ok(group) => Ok(Some(group.resource_name)),
+        Err(e) if e.is_conflict() || e.is_outcome_unknown() => find_label(people, user, name)
+            .await?
+            .map(Some)
+            .ok_or_else(|| ApplyError::LabelUnavailable {
+                name: name.to_owned(),
+            }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn find_label(
+    people: &dyn PeopleApi,
+    user: &str,
+    name: &str,
+) -> Result<Option<String>, GoogleError> {
+    let groups = people.list_contact_groups(user).await?;
+    Ok(groups
+        .into_iter()
+        .find(|g| {
+            g.name == name
+                && g.group_type.as_deref().unwrap_or(USER_CONTACT_GROUP) == USER_CONTACT_GROUP
+        })
+        .map(|g| g.resource_name))
+}
+
+/// Sends a plan: deletes first (frees room under the per-user contact limit), then updates, then creates; each in
+/// calls of Google's maximum size, counting what was confirmed.
+async fn write(
+    people: &dyn PeopleApi,
+    user: &str,
+    plan: &Plan,
+    outcome: &mut UserOutcome,
+) -> Result<(), GoogleError> {
+    delete_all(people, user, &plan.deletes, outcome).await?;
+    update_all(
+        people,
+        user,
+        &plan.updates,
+        &plan::full_update_mask(),
+        outcome,
+    )
+    .await?;
+    for chunk in plan.creates.chunks(limits::BATCH_CREATE_CONTACTS) {
+        people.batch_create_contacts(user, chunk).await?;
+        outcome.created += count(chunk.len());
+    }
+    Ok(())
+}
+
+async fn delete_all(
+    people: &dyn PeopleApi,
+    user: &str,
+    names: &[String],
+    outcome: &mut UserOutcome,
+) -> Result<(), GoogleError> {
+    for chunk in names.chunks(limits::BATCH_DELETE_CONTACTS) {
+        people.batch_delete_contacts(user, chunk).await?;
+        outcome.deleted += count(chunk.len());
+    }
+    Ok(())
+}
+
+async fn update_all(
+    people: &dyn PeopleApi,
+    user: &str,
+    updates: &BTreeMap<String, Person>,
+    mask: &str,
+    outcome: &mut UserOutcome,
+) -> Result<(), GoogleError> {
+    let entries: Vec<(&String, &Person)> = updates.iter().collect();
+    for chunk in entries.chunks(limits::BATCH_UPDATE_CONTACTS) {
+        let batch: BTreeMap<String, Person> = chunk
+            .iter()
+            .map(|(name, person)| ((*name).clone(), (*person).clone()))
+            .collect();
+        people.batch_update_contacts(user, &batch, mask).await?;
+        outcome.updated += count(batch.len());
+    }
+    Ok(())
+}
+
+/// Errors after which the right move is to re-read the user's contacts and plan again.
+fn needs_replan(e: &GoogleError) -> bool {
+    e.is_outcome_unknown() || e.is_stale_etag() || e.is_not_found()
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,850 @@
+//! One executor invocation: lease, source, audience, every destination user, results, continuation.
+//!
+//! All I/O goes through the [`PeopleApi`], [`DirectoryApi`], [`SyncStore`] and [`Dispatcher`] traits and a
+//! [`Clock`], so the same code runs in Lambda, in the local stack and in the tests.
+//!
+//! A run that cannot finish before the invocation's deadline stops starting users when less than
+//! [`EngineSettings::safety_margin`] is left, lets the users in flight finish, saves itself (still `running`) and
+//! dispatches a continuation with the same run id, keeping the lease. The continuation skips users that already have
+//! a result in this run. A crash anywhere leaves at worst a lease that expires; the next run converges because
+//! managed contacts are recognised by their markers, never by remembered state.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+use tracing::Instrument;
+
+use super::apply::{self, RemovalTarget, SyncTarget, UserOutcome};
+use super::plan::SourceContact;
+use super::resolve::{self, DestinationUser};
+use crate::dispatch::{DispatchError, Dispatcher};
+use crate::google::{COPYABLE_PERSON_FIELDS, DirectoryApi, PeopleApi};
+use crate::model::{
+    DestinationResult, DestinationState, DestinationStatus, ExecutorEvent, LeaverPolicy, Run,
+    RunMode, RunStatus, RunSummary, RunTotals, SyncDefinition, Trigger, new_id,
+};
+use crate::store::{LeaseOutcome, StoreError, SyncStore};
+
+/// How many source group members to ask for (Google Contacts' per-user limit).
+const SOURCE_GROUP_MAX_MEMBERS: u32 = 25_000;
+
+/// The time, injectable so tests can move it.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Tuning of the executor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// Destination users processed in parallel (`EXECUTOR_CONCURRENCY`).
+    pub concurrency: usize,
+    /// A user is not started with less than this left before the deadline.
+    pub safety_margin: Duration,
+    /// The lease outlives the invocation's deadline by this much (a crashed run blocks the sync no longer).
+    pub lease_margin: Duration,
+    /// How long the lease is kept for a continuation to pick up.
+    pub continuation_lease: Duration,
+    /// Read-plan-write attempts per user before giving up on it.
+    pub max_attempts: u32,
+    /// A run that needs more invocations than this fails (guards against a deadline too short to make progress).
+    pub max_invocations: u32,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            concurrency: 8,
+            safety_margin: Duration::from_secs(60),
+            lease_margin: Duration::from_secs(60),
+            continuation_lease: Duration::from_secs(15 * 60),
+            max_attempts: 5,
+            max_invocations: 50,
+        }
+    }
+}
+
+/// Failures that abort an invocation (the store or the dispatcher); Google failures are recorded on the run.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Dispatch(#[from] DispatchError),
+}
+
+/// What an invocation did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// The run finished with this status.
+    Finished { status: RunStatus },
+    /// The deadline came near; a continuation was dispatched.
+    Continued,
+    /// Another run holds the lease; this run was recorded as skipped (or failed, for a continuation).
+    Skipped { held_by: String },
+    /// The sync does not exist (any more).
+    SyncMissing,
+    /// The run had already finished (a repeated delivery of its event).
+    AlreadyFinished { status: RunStatus },
+    /// A clean-up run removed everything and deleted the sync.
+    SyncDeleted,
+}
+
+/// The invocation's answer (the Lambda's response payload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunReport {
+    pub sync_id: String,
+    pub run_id: Option<String>,
+    #[serde(flatten)]
+    pub outcome: RunOutcome,
+}
+
+/// The executor: everything one invocation needs, built once per process.
+pub struct Engine {
+    people: Arc<dyn PeopleApi>,
+    directory: Arc<dyn DirectoryApi>,
+    store: Arc<dyn SyncStore>,
+    dispatcher: Arc<dyn Dispatcher>,
+    clock: Arc<dyn Clock>,
+    settings: EngineSettings,
+}
+
+/// One unit of work: bring a user in line, or remove the sync from one.
+enum Work {
+    Sync {
+        user: DestinationUser,
+        state: Option<DestinationState>,
+    },
+    Remove {
+        state: DestinationState,
+    },
+}
+
+impl Work {
+    fn user_id(&self) -> &str {
+        match self {
+            Work::Sync { user, .. } => &user.id,
+            Work::Remove { state } => &state.user_id,
+        }
+    }
+}
+
+enum Done {
+    Recorded,
+    /// Not started: too close to the deadline.
+    Deferred,
+    /// Nothing to do now (a leaver who is suspended: their account cannot be reached).
+    Skipped,
+}
+
+/// What an invocation needs to know about the run it is part of.
+struct RunContext<'a> {
+    sync: &'a SyncDefinition,
+    run_id: &'a str,
+    dry_run: bool,
+    cleanup: bool,
+    sources: BTreeMap<String, SourceContact>,
+    deadline: DateTime<Utc>,
+}
+
+impl Engine {
+    pub fn new(
+        people: Arc<dyn PeopleApi>,
+        directory: Arc<dyn DirectoryApi>,
+        store: Arc<dyn SyncStore>,
+        dispatcher: Arc<dyn Dispatcher>,
+        settings: EngineSettings,
+    ) -> Engine {
+        Engine {
+            people,
+            directory,
+            store,
+            dispatcher,
+            clock: Arc::new(SystemClock),
+            settings,
+        }
+    }
+
+    /// Replaces the clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Engine {
+        self.clock = clock;
+        self
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Arc<dyn SyncStore> {
+        &self.store
+    }
+
+    /// Handles one executor event; `deadline` is when the invocation will be stopped.
+    pub async fn execute(
+        &self,
+        event: &ExecutorEvent,
+        deadline: DateTime<Utc>,
+    ) -> Result<RunReport, EngineError> {
+        let run_id = event.run_id.clone().unwrap_or_else(new_id);
+        let span = tracing::info_span!("run", sync_id = %event.sync_id, run_id = %run_id);
+        self.execute_run(event, run_id, deadline)
+            .instrument(span)
+            .await
+    }
+
+    async fn execute_run(
+        &self,
+        event: &ExecutorEvent,
+        run_id: String,
+        deadline: DateTime<Utc>,
+    ) -> Result<RunReport, EngineError> {
+        let sync_id = event.sync_id.clone();
+        let report = |outcome| RunReport {
+            sync_id: sync_id.clone(),
+            run_id: Some(run_id.clone()),
+            outcome,
+        };
+        let now = self.clock.now();
+        let Some(sync) = self.store.get_sync(&sync_id).await? else {
+            tracing::info!("sync no longer exists; nothing to do");
+            return Ok(report(RunOutcome::SyncMissing));
+        };
+        let existing = match &event.run_id {
+            Some(id) => self.store.get_run(&sync_id, id).await?,
+            None => None,
+        };
+        if let Some(run) = existing.as_ref().filter(|r| r.status.is_finished()) {
+            tracing::info!(status = ?run.status, "run already finished");
+            return Ok(report(RunOutcome::AlreadyFinished { status: run.status }));
+        }
+        let mut run = existing.unwrap_or_else(|| new_run(event, &run_id, now));
+
+        let until = add(deadline, self.settings.lease_margin);
+        match self
+            .store
+            .acquire_lease(&sync_id, &run_id, until, now)
+            .await?
+        {
+            LeaseOutcome::Acquired => {}
+            LeaseOutcome::SyncMissing => return Ok(report(RunOutcome::SyncMissing)),
+            LeaseOutcome::Held {
+                run_id: holder,
+                until,
+            } => {
+                if run.invocations > 0 {
+                    run.status = RunStatus::Failed;
+                    run.error = Some(format!(
+                        "another run ({holder}) took over this sync before this run could continue"
+                    ));
+                } else {
+                    run.status = RunStatus::Skipped;
+                    run.error = Some(format!(
+                        "skipped: another run ({holder}) of this sync is in progress (its lease runs until {})",
+                        until.to_rfc3339()
+                    ));
+                }
+                run.finished_at = Some(now);
+                tracing::info!(held_by = %holder, "lease held by another run");
+                self.store.put_run(&run).await?;
+                return Ok(report(RunOutcome::Skipped { held_by: holder }));
+            }
+        }
+
+        run.invocations += 1;
+        if run.invocations > self.settings.max_invocations {
+            let message = format!(
+                "gave up after {} invocations without finishing",
+                self.settings.max_invocations
+            );
+            let status = self.finish(&sync, &mut run, Some(message), true).await?;
+            return Ok(report(RunOutcome::Finished { status }));
+        }
+        self.store.put_run(&run).await?;
+        tracing::info!(invocation = run.invocations, mode = ?run.mode, trigger = ?run.trigger, "run started");
+
+        match self.invocation(&sync, &mut run, deadline).await {
+            Ok(outcome) => Ok(report(outcome)),
+            Err(e) => {
+                // Best effort: leave a failed run rather than one that stays "running" forever.
+                tracing::error!(error = %e, "run aborted");
+                run.status = RunStatus::Failed;
+                run.error = Some(format!("run aborted: {e}"));
+                run.finished_at = Some(self.clock.now());
+                if let Err(put) = self.store.put_run(&run).await {
+                    tracing::error!(error = %put, "could not record the aborted run");
+                }
+                if let Err(release) = self.store.release_lease(&sync.id, &run.run_id).await {
+                    tracing::error!(error = %release, "could not release the lease");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The body of an invocation, once the lease is ours.
+    async fn invocation(
+        &self,
+        sync: &SyncDefinition,
+        run: &mut Run,
+        deadline: DateTime<Utc>,
+    ) -> Result<RunOutcome, EngineError> {
+        let cleanup = run.mode == RunMode::Cleanup || run.trigger == Trigger::Delete;
+        let states: BTreeMap<String, DestinationState> = self
+            .store
+            .list_destination_states(&sync.id)
+            .await?
+            .into_iter()
+            .map(|s| (s.user_id.clone(), s))
+            .collect();
+        let done: BTreeSet<String> = self
+            .store
+            .list_results(&sync.id, &run.run_id)
+            .await?
+            .into_iter()
+            .map(|r| r.user_id)
+            .collect();
+
+        let mut ctx = RunContext {
+            sync,
+            run_id: &run.run_id,
+            dry_run: run.mode == RunMode::DryRun,
+            cleanup,
+            sources: BTreeMap::new(),
+            deadline,
+        };
+        let mut work = Vec::new();
+        let mut resolve_errors = None;
+        if cleanup {
+            work.extend(
+                states
+                    .into_values()
+                    .filter(|s| !done.contains(&s.user_id))
+                    .map(|state| Work::Remove { state }),
+            );
+        } else {
+            ctx.sources = match self.read_source(sync).await {
+                Ok(sources) => sources,
+                Err(message) => {
+                    tracing::warn!(error = %message, "source unavailable; run failed");
+                    let status = self.finish(sync, run, Some(message), true).await?;
+                    return Ok(RunOutcome::Finished { status });
+                }
+            };
+            let audience = resolve::resolve_audience(
+                self.directory.as_ref(),
+                &sync.destinations,
+                &sync.source.user_id,
+            )
+            .await;
+            tracing::info!(
+                sources = ctx.sources.len(),
+                users = audience.users.len(),
+                inactive = audience.inactive.len(),
+                unresolved = audience.errors.len(),
+                "source read and audience resolved"
+            );
+            let leavers: Vec<DestinationState> = if audience.is_complete() {
+                states
+                    .values()
+                    .filter(|s| {
+                        !audience.users.contains_key(&s.user_id)
+                            && !audience.inactive.contains(&s.user_id)
+                    })
+                    .cloned()
+                    .collect()
+            } else {
+                tracing::warn!("audience incomplete: nobody is treated as a leaver in this run");
+                Vec::new()
+            };
+            if !audience.errors.is_empty() {
+                let messages: Vec<&str> =
+                    audience.errors.iter().map(|e| e.error.as_str()).collect();
+                resolve_errors = Some(messages.join("; "));
+            }
+            work.extend(
+                audience
+                    .users
+                    .into_values()
+                    .filter(|u| !done.contains(&u.id))
+                    .map(|user| {
+                        let state = states.get(&user.id).cloned();
+                        Work::Sync { user, state }
+                    }),
+            );
+            work.extend(
+                leavers
+                    .into_iter()
+                    .filter(|s| !done.contains(&s.user_id))
+                    .map(|state| Work::Remove { state }),
+            );
+        }
+
+        let ctx = &ctx;
+        let outcomes: Vec<Result<Done, EngineError>> = futures::stream::iter(work)
+            .map(|w| self.process(ctx, w))
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        let mut deferred = 0usize;
+        for outcome in outcomes {
+            if let Done::Deferred = outcome? {
+                deferred += 1;
+            }
+        }
+
+        if deferred > 0 {
+            tracing::info!(deferred, "deadline near; continuing in a new invocation");
+            return self.continue_later(sync, run).await;
+        }
+        let status = self.finish(sync, run, resolve_errors, false).await?;
+        if cleanup && status == RunStatus::Succeeded {
+            self.store.delete_sync(&sync.id).await?;
+            tracing::info!("clean-up finished; sync deleted");
+            return Ok(RunOutcome::SyncDeleted);
+        }
+        Ok(RunOutcome::Finished { status })
+    }
+
+    /// Reads the source user's group: the normalised contacts by resource name, or why the run cannot go on.
+    async fn read_source(
+        &self,
+        sync: &SyncDefinition,
+    ) -> Result<BTreeMap<String, SourceContact>, String> {
+        let source = &sync.source;
+        let user = self
+            .directory
+            .get_user(&source.user_id)
+            .await
+            .map_err(|e| format!("reading the source user {} failed: {e}", source.user_email))?
+            .ok_or_else(|| {
+                format!(
+                    "the source user {} (id {}) no longer exists",
+                    source.user_email, source.user_id
+                )
+            })?;
+        if user.suspended || user.archived {
+            let state = if user.suspended {
+                "suspended"
+            } else {
+                "archived"
+            };
+            return Err(format!(
+                "the source user {} (id {}) is {state}",
+                user.primary_email, user.id
+            ));
+        }
+        let group = match self
+            .people
+            .get_contact_group(
+                &user.primary_email,
+                &source.contact_group,
+                SOURCE_GROUP_MAX_MEMBERS,
+            )
+            .await
+        {
+            Ok(group) => group,
+            Err(e) if e.is_not_found() => {
+                return Err(format!(
+                    "the source contact group {:?} ({}) no longer exists in {}'s contacts",
+                    source.contact_group_name, source.contact_group, user.primary_email
+                ));
+            }
+            Err(e) => return Err(format!("reading the source contact group failed: {e}")),
+        };
+        if group.member_resource_names.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let people = self
+            .people
+            .batch_get_people(
+                &user.primary_email,
+                &group.member_resource_names,
+                &COPYABLE_PERSON_FIELDS.join(","),
+            )
+            .await
+            .map_err(|e| format!("reading the source contacts failed: {e}"))?;
+        Ok(people
+            .iter()
+            .filter(|p| !p.is_deleted())
+            .filter_map(SourceContact::from_person)
+            .map(|c| (c.resource_name.clone(), c))
+            .collect())
+    }
+
+    /// Processes one user (unless the deadline is near) and records the result and state at once.
+    async fn process(&self, ctx: &RunContext<'_>, work: Work) -> Result<Done, EngineError> {
+        if add(self.clock.now(), self.settings.safety_margin) > ctx.deadline {
+            return Ok(Done::Deferred);
+        }
+        let span = tracing::info_span!("destination", user_id = %work.user_id());
+        async {
+            match work {
+                Work::Sync { user, state } => self.sync_one(ctx, user, state).await,
+                Work::Remove { state } => self.remove_one(ctx, state).await,
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn sync_one(
+        &self,
+        ctx: &RunContext<'_>,
+        user: DestinationUser,
+        state: Option<DestinationState>,
+    ) -> Result<Done, EngineError> {
+        let stored_label = state.as_ref().and_then(|s| s.label_resource_name.clone());
+        let target = SyncTarget {
+            sync_id: &ctx.sync.id,
+            label_name: &ctx.sync.label_name,
+            stored_label: stored_label.as_deref(),
+            sources: &ctx.sources,
+            dry_run: ctx.dry_run,
+            max_attempts: self.settings.max_attempts,
+        };
+        let outcome = apply::sync_user(self.people.as_ref(), &user.email, &target).await;
+        let (result, label) = match outcome {
+            Ok(outcome) => {
+                tracing::info!(
+                    created = outcome.created,
+                    updated = outcome.updated,
+                    deleted = outcome.deleted,
+                    unchanged = outcome.unchanged,
+                    dry_run = ctx.dry_run,
+                    "destination synced"
+                );
+                let label = outcome.label.clone().or(stored_label);
+                let result = self.result(
+                    &user.id,
+                    &user.email,
+                    DestinationStatus::Succeeded,
+                    outcome,
+                    None,
+                );
+                (result, label)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "destination failed");
+                let result = self.result(
+                    &user.id,
+                    &user.email,
+                    DestinationStatus::Failed,
+                    UserOutcome::default(),
+                    Some(e.to_string()),
+                );
+                (result, stored_label)
+            }
+        };
+        self.store
+            .put_result(&ctx.sync.id, ctx.run_id, &result)
+            .await?;
+        if !ctx.dry_run {
+            let state = DestinationState {
+                user_id: user.id,
+                email: user.email,
+                label_resource_name: label,
+                last_run_id: Some(ctx.run_id.to_owned()),
+                last_status: Some(result.status),
+                last_error: result.error.clone(),
+                updated_at: self.clock.now(),
+            };
+            self.store
+                .put_destination_state(&ctx.sync.id, &state)
+                .await?;
+        }
+        Ok(Done::Recorded)
+    }
+
+    async fn remove_one(
+        &self,
+        ctx: &RunContext<'_>,
+        state: DestinationState,
+    ) -> Result<Done, EngineError> {
+        let user = match self.directory.get_user(&state.user_id).await {
+            Ok(user) => user,
+            Err(e) => {
+                let message = format!("looking up the user failed: {e}");
+                return self.record_removal_failure(ctx, state, message).await;
+            }
+        };
+        let Some(user) = user else {
+            // The account is gone, and its contacts with it.
+            tracing::info!("user no longer exists; forgetting them");
+            let result = self.result(
+                &state.user_id,
+                &state.email,
+                DestinationStatus::Removed,
+                UserOutcome::default(),
+                None,
+            );
+            self.store
+                .put_result(&ctx.sync.id, ctx.run_id, &result)
+                .await?;
+            if !ctx.dry_run {
+                self.store
+                    .delete_destination_state(&ctx.sync.id, &state.user_id)
+                    .await?;
+            }
+            return Ok(Done::Recorded);
+        };
+        if !user.is_active() {
+            if ctx.cleanup {
+                let message = format!(
+                    "{} is suspended or archived: this sync's contacts cannot be removed from the account now",
+                    user.primary_email
+                );
+                return self.record_removal_failure(ctx, state, message).await;
+            }
+            tracing::info!(
+                "leaver is suspended or archived; their contacts are removed once they can be reached"
+            );
+            return Ok(Done::Skipped);
+        }
+        // A clean-up removes the contacts whatever the leaver policy says.
+        let policy = if ctx.cleanup {
+            LeaverPolicy::Remove
+        } else {
+            ctx.sync.leaver_policy
+        };
+        let target = RemovalTarget {
+            sync_id: &ctx.sync.id,
+            label_name: &ctx.sync.label_name,
+            stored_label: state.label_resource_name.as_deref(),
+            policy,
+            dry_run: ctx.dry_run,
+            max_attempts: self.settings.max_attempts,
+        };
+        match apply::remove_user(self.people.as_ref(), &user.primary_email, &target).await {
+            Ok(outcome) => {
+                tracing::info!(
+                    deleted = outcome.deleted,
+                    updated = outcome.updated,
+                    ?policy,
+                    "sync removed from user"
+                );
+                let result = self.result(
+                    &state.user_id,
+                    &user.primary_email,
+                    DestinationStatus::Removed,
+                    outcome,
+                    None,
+                );
+                self.store
+                    .put_result(&ctx.sync.id, ctx.run_id, &result)
+                    .await?;
+                if !ctx.dry_run {
+                    self.store
+                        .delete_destination_state(&ctx.sync.id, &state.user_id)
+                        .await?;
+                }
+                Ok(Done::Recorded)
+            }
+            Err(e) => {
+                let state = DestinationState {
+                    email: user.primary_email,
+                    ..state
+                };
+                self.record_removal_failure(ctx, state, e.to_string()).await
+            }
+        }
+    }
+
+    async fn record_removal_failure(
+        &self,
+        ctx: &RunContext<'_>,
+        state: DestinationState,
+        message: String,
+    ) -> Result<Done, EngineError> {
+        tracing::warn!(error = %message, "removing the sync from a user failed");
+        let result = self.result(
+            &state.user_id,
+            &state.email,
+            DestinationStatus::Failed,
+            UserOutcome::default(),
+            Some(message),
+        );
+        self.store
+            .put_result(&ctx.sync.id, ctx.run_id, &result)
+            .await?;
+        if !ctx.dry_run {
+            let state = DestinationState {
+                last_run_id: Some(ctx.run_id.to_owned()),
+                last_status: Some(DestinationStatus::Failed),
+                last_error: result.error.clone(),
+                updated_at: self.clock.now(),
+                ..state
+            };
+            self.store
+                .put_destination_state(&ctx.sync.id, &state)
+                .await?;
+        }
+        Ok(Done::Recorded)
+    }
+
+    fn result(
+        &self,
+        user_id: &str,
+        email: &str,
+        status: DestinationStatus,
+        outcome: UserOutcome,
+        error: Option<String>,
+    ) -> DestinationResult {
+        DestinationResult {
+            user_id: user_id.to_owned(),
+            email: email.to_owned(),
+            status,
+            created: outcome.created,
+            updated: outcome.updated,
+            deleted: outcome.deleted,
+            unchanged: outcome.unchanged,
+            error,
+            planned: outcome.planned,
+            finished_at: self.clock.now(),
+        }
+    }
+
+    /// Saves the run (still running), keeps the lease for the continuation and dispatches it.
+    async fn continue_later(
+        &self,
+        sync: &SyncDefinition,
+        run: &mut Run,
+    ) -> Result<RunOutcome, EngineError> {
+        let now = self.clock.now();
+        let until = add(now, self.settings.continuation_lease);
+        if self
+            .store
+            .acquire_lease(&sync.id, &run.run_id, until, now)
+            .await?
+            != LeaseOutcome::Acquired
+        {
+            let message = "the run lost its lease before it could continue".to_owned();
+            let status = self.finish(sync, run, Some(message), true).await?;
+            return Ok(RunOutcome::Finished { status });
+        }
+        self.store.put_run(run).await?;
+        let event = ExecutorEvent {
+            sync_id: sync.id.clone(),
+            run_id: Some(run.run_id.clone()),
+            trigger: run.trigger,
+            mode: run.mode,
+            requested_by: Some(run.requested_by.clone()),
+        };
+        if let Err(e) = self.dispatcher.dispatch(&event).await {
+            let status = self
+                .finish(
+                    sync,
+                    run,
+                    Some(format!("could not continue the run: {e}")),
+                    true,
+                )
+                .await?;
+            return Ok(RunOutcome::Finished { status });
+        }
+        Ok(RunOutcome::Continued)
+    }
+
+    /// Totals from every result of the run, the final status, the run record, the definition's summary, the lease.
+    async fn finish(
+        &self,
+        sync: &SyncDefinition,
+        run: &mut Run,
+        error: Option<String>,
+        run_failed: bool,
+    ) -> Result<RunStatus, EngineError> {
+        let results = self.store.list_results(&sync.id, &run.run_id).await?;
+        let totals = totals(&results);
+        run.totals = totals;
+        run.status = if run_failed {
+            RunStatus::Failed
+        } else if totals.failed_users == 0 && error.is_none() {
+            RunStatus::Succeeded
+        } else if totals.succeeded_users + totals.removed_users == 0 {
+            RunStatus::Failed
+        } else {
+            RunStatus::PartiallyFailed
+        };
+        run.error = error;
+        run.finished_at = Some(self.clock.now());
+        self.store.put_run(run).await?;
+        self.store
+            .set_last_run(&sync.id, &RunSummary::from(&*run))
+            .await?;
+        self.store.release_lease(&sync.id, &run.run_id).await?;
+        tracing::info!(
+            status = ?run.status,
+            users = totals.users,
+            failed_users = totals.failed_users,
+            removed_users = totals.removed_users,
+            created = totals.created,
+            updated = totals.updated,
+            deleted = totals.deleted,
+            unchanged = totals.unchanged,
+            "run finished"
+        );
+        Ok(run.status)
+    }
+}
+
+fn new_run(event: &ExecutorEvent, run_id: &str, now: DateTime<Utc>) -> Run {
+    let trigger_name = match event.trigger {
+        Trigger::Create => "create",
+        Trigger::Schedule => "schedule",
+        Trigger::Manual => "manual",
+        Trigger::Delete => "delete",
+    };
+    Run {
+        sync_id: event.sync_id.clone(),
+        run_id: run_id.to_owned(),
+        trigger: event.trigger,
+        mode: event.mode,
+        status: RunStatus::Running,
+        started_at: now,
+        finished_at: None,
+        totals: RunTotals::default(),
+        error: None,
+        invocations: 0,
+        requested_by: event
+            .requested_by
+            .clone()
+            .unwrap_or_else(|| trigger_name.to_owned()),
+    }
+}
+
+/// Sums the results of a run.
+pub fn totals(results: &[DestinationResult]) -> RunTotals {
+    let mut t = RunTotals::default();
+    for r in results {
+        t.users += 1;
+        match r.status {
+            DestinationStatus::Succeeded => t.succeeded_users += 1,
+            DestinationStatus::Failed => t.failed_users += 1,
+            DestinationStatus::Removed => t.removed_users += 1,
+        }
+        t.created += r.created;
+        t.updated += r.updated;
+        t.deleted += r.deleted;
+        t.unchanged += r.unchanged;
+    }
+    t
+}
+
+fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| t.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
