@@ -1,0 +1,1531 @@
+//! People API v1: each user's address book (contacts, contact groups, change log for sync tokens) and the
+//! handlers of the contacts and contactGroups methods. Every call acts on the token subject's own book.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::api::{Call, Reply, timestamp};
+use crate::discovery::{Api, discovery};
+use crate::error::ApiError;
+use crate::ids;
+use crate::person::{self, ContactView, Mask, READABLE_FIELDS, UPDATABLE_FIELDS};
+use crate::world::{Counters, World};
+
+/// System contact groups every user has: (id, formatted name). Only the first two accept new members.
+pub(crate) const SYSTEM_GROUPS: &[(&str, &str)] = &[
+    ("myContacts", "My Contacts"),
+    ("starred", "Starred"),
+    ("chatBuddies", "Chat contacts"),
+    ("all", "All Contacts"),
+    ("friends", "Friends"),
+    ("family", "Family"),
+    ("coworkers", "Coworkers"),
+    ("blocked", "Blocked"),
+];
+const ADDABLE_SYSTEM_GROUPS: &[&str] = &["myContacts", "starred"];
+const MY_CONTACTS: &str = "myContacts";
+
+/// Google's per-user limits of Google Contacts.
+const MAX_CONTACT_BYTES: usize = 128 * 1024;
+const MAX_BOOK_BYTES: usize = 20 * 1024 * 1024;
+/// Sync tokens expire this long after they were issued.
+const SYNC_TOKEN_LIFETIME_DAYS: i64 = 7;
+
+const ETAG_MISMATCH: &str = "Request person.etag is different than the current person.etag. Clear \
+                             local cache and get the latest person.";
+const GROUP_ETAG_MISMATCH: &str = "Request contact group etag is different than the current \
+                                   contact group etag. Clear local cache and get the latest contact \
+                                   group.";
+const DEFAULT_GROUP_FIELDS: &[&str] = &["metadata", "groupType", "memberCount", "name"];
+const DEFAULT_READ_GROUP_FIELDS: &[&str] = &["metadata", "groupType", "name"];
+const GROUP_FIELDS: &[&str] = &["clientData", "groupType", "memberCount", "metadata", "name"];
+
+#[derive(Debug, Clone)]
+pub(crate) struct Contact {
+    num: u64,
+    created: u64,
+    fields: Map<String, Value>,
+    /// Contact group ids (`myContacts`, `starred`, user group ids).
+    groups: BTreeSet<String>,
+    etag: String,
+    seq: u64,
+    update_time: String,
+    size: usize,
+}
+
+#[derive(Debug, Clone)]
+struct UserGroup {
+    id: String,
+    created: u64,
+    name: String,
+    client_data: Vec<Value>,
+    etag: String,
+    seq: u64,
+    update_time: String,
+}
+
+#[derive(Debug, Clone)]
+struct Tombstone {
+    seq: u64,
+    resource_name: String,
+    etag: String,
+    update_time: String,
+}
+
+/// A validated contact update, ready to apply.
+struct PreparedUpdate {
+    fields: Map<String, Value>,
+    /// New memberships, when the mask names them.
+    groups: Option<BTreeSet<String>>,
+    size: usize,
+}
+
+/// One user's address book.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Book {
+    contacts: BTreeMap<u64, Contact>,
+    groups: BTreeMap<String, UserGroup>,
+    contact_tombstones: Vec<Tombstone>,
+    group_tombstones: Vec<Tombstone>,
+    total_bytes: usize,
+    /// Last change to any membership (the system groups' update time).
+    system_update_time: String,
+}
+
+/// What a sync token was issued for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SyncKind {
+    Connections,
+    ContactGroups,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SyncToken {
+    user_id: String,
+    kind: SyncKind,
+    seq: u64,
+    issued: DateTime<Utc>,
+    expired: bool,
+}
+
+/// Marks every sync token issued so far as expired (control knob `expire_sync_tokens`).
+pub(crate) fn expire_sync_tokens(tokens: &mut HashMap<String, SyncToken>) {
+    for t in tokens.values_mut() {
+        t.expired = true;
+    }
+}
+
+fn contact_resource_name(num: u64) -> String {
+    format!("people/c{num}")
+}
+
+fn group_resource_name(id: &str) -> String {
+    format!("contactGroups/{id}")
+}
+
+fn is_system_group(id: &str) -> bool {
+    SYSTEM_GROUPS.iter().any(|(g, _)| *g == id)
+}
+
+/// `people/c123` -> 123; Google's 400 for anything else.
+fn parse_contact_name(rn: &str) -> Result<u64, ApiError> {
+    rn.strip_prefix("people/c")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| {
+            ApiError::invalid_argument(format!(
+                "Resource name \"{rn}\" is not a valid contact resource name."
+            ))
+        })
+}
+
+fn parse_group_name(rn: &str) -> Result<&str, ApiError> {
+    rn.strip_prefix("contactGroups/")
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+        .ok_or_else(|| {
+            ApiError::invalid_argument(format!(
+                "Resource name \"{rn}\" is not a valid contact group resource name."
+            ))
+        })
+}
+
+fn sync_token_error() -> ApiError {
+    ApiError::failed_precondition(
+        "Sync token is expired. Clear local cache and retry call without the sync token.",
+    )
+    .with_error_info("people.googleapis.com", "EXPIRED_SYNC_TOKEN", [])
+}
+
+fn encode_token<T: Serialize>(t: &T) -> String {
+    use base64::Engine;
+    let bytes = serde_json::to_vec(t).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn decode_token<T: for<'de> Deserialize<'de>>(s: &str) -> Option<T> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// A connections.list / contactGroups.list page token: where the previous page ended, for which request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PageToken {
+    /// Change sequence when the first page was served (the next sync token's position).
+    a: u64,
+    /// Sort key of the last item served: sequence / offset, contact number, name.
+    s: u64,
+    n: u64,
+    k: String,
+    /// Fingerprint of the request parameters the token is valid for.
+    f: u64,
+}
+
+fn bad_page_token() -> ApiError {
+    ApiError::invalid_argument("Page token is not valid or does not match the request.")
+}
+
+fn page_size(call: &Call<'_>, default: i64) -> Result<usize, ApiError> {
+    let size = call
+        .query
+        .int("pageSize")
+        .map_err(|v| ApiError::invalid_argument(format!("Invalid pageSize: {v}")))?
+        .unwrap_or(0);
+    match size {
+        0 => Ok(default as usize),
+        1..=1000 => Ok(size as usize),
+        // [B] Google documents 1..1000; the emulator refuses values outside instead of clamping.
+        _ => Err(ApiError::invalid_argument(format!(
+            "Invalid pageSize {size}: valid values are between 1 and 1000, inclusive."
+        ))
+        .with_field_violation("page_size")),
+    }
+}
+
+fn view(c: &Contact) -> ContactView<'_> {
+    ContactView {
+        resource_name: contact_resource_name(c.num),
+        source_id: format!("{:x}", c.num),
+        etag: &c.etag,
+        update_time: &c.update_time,
+        fields: &c.fields,
+        memberships: c.groups.iter().map(|g| group_resource_name(g)).collect(),
+    }
+}
+
+impl Book {
+    fn render_contact(&self, c: &Contact, mask: &[&str], list_cap: bool) -> Value {
+        person::render(&view(c), mask, list_cap)
+    }
+
+    /// Every contact with all its fields, in creation order (the control API's view).
+    pub(crate) fn dump_contacts(&self) -> Vec<Value> {
+        let mut contacts: Vec<&Contact> = self.contacts.values().collect();
+        contacts.sort_by_key(|c| c.created);
+        contacts
+            .into_iter()
+            .map(|c| self.render_contact(c, READABLE_FIELDS, false))
+            .collect()
+    }
+
+    /// Every contact group (system and user) with all fields and members (the control API's view).
+    pub(crate) fn dump_groups(&self, user_id: &str) -> Vec<Value> {
+        self.group_ids()
+            .iter()
+            .filter_map(|id| self.render_group(user_id, id, GROUP_FIELDS, usize::MAX))
+            .collect()
+    }
+
+    /// Group ids in listing order: system groups, then user groups by creation.
+    fn group_ids(&self) -> Vec<String> {
+        let mut user: Vec<&UserGroup> = self.groups.values().collect();
+        user.sort_by_key(|g| g.created);
+        SYSTEM_GROUPS
+            .iter()
+            .map(|(id, _)| id.to_string())
+            .chain(user.into_iter().map(|g| g.id.clone()))
+            .collect()
+    }
+
+    fn members_of(&self, group_id: &str) -> Vec<&Contact> {
+        let mut members: Vec<&Contact> = self
+            .contacts
+            .values()
+            .filter(|c| group_id == "all" || c.groups.contains(group_id))
+            .collect();
+        members.sort_by_key(|c| c.created);
+        members
+    }
+
+    fn render_group(
+        &self,
+        user_id: &str,
+        id: &str,
+        fields: &[&str],
+        max_members: usize,
+    ) -> Option<Value> {
+        let members = self.members_of(id);
+        let (etag, name, formatted, group_type, update_time, client_data) =
+            match SYSTEM_GROUPS.iter().find(|(g, _)| *g == id) {
+                Some((g, formatted)) => (
+                    ids::people_etag(&[
+                        "system-group",
+                        user_id,
+                        g,
+                        &members.len().to_string(),
+                        &self.system_update_time,
+                    ]),
+                    g.to_string(),
+                    formatted.to_string(),
+                    "SYSTEM_CONTACT_GROUP",
+                    self.system_update_time.clone(),
+                    Vec::new(),
+                ),
+                None => {
+                    let g = self.groups.get(id)?;
+                    (
+                        g.etag.clone(),
+                        g.name.clone(),
+                        g.name.clone(),
+                        "USER_CONTACT_GROUP",
+                        g.update_time.clone(),
+                        g.client_data.clone(),
+                    )
+                }
+            };
+        let mut out = Map::new();
+        out.insert("resourceName".into(), json!(group_resource_name(id)));
+        out.insert("etag".into(), json!(etag));
+        if fields.contains(&"metadata") {
+            let update_time = if update_time.is_empty() {
+                None
+            } else {
+                Some(update_time)
+            };
+            out.insert("metadata".into(), json!({ "updateTime": update_time }));
+            if let Some(Value::Object(m)) = out.get_mut("metadata") {
+                m.retain(|_, v| !v.is_null());
+            }
+        }
+        if fields.contains(&"groupType") {
+            out.insert("groupType".into(), json!(group_type));
+        }
+        if fields.contains(&"name") {
+            out.insert("name".into(), json!(name));
+            out.insert("formattedName".into(), json!(formatted));
+        }
+        if fields.contains(&"memberCount") && !members.is_empty() {
+            out.insert("memberCount".into(), json!(members.len()));
+        }
+        if fields.contains(&"clientData") && !client_data.is_empty() {
+            out.insert("clientData".into(), Value::Array(client_data));
+        }
+        if max_members > 0 && !members.is_empty() {
+            let names: Vec<String> = members
+                .iter()
+                .take(max_members)
+                .map(|c| contact_resource_name(c.num))
+                .collect();
+            out.insert("memberResourceNames".into(), json!(names));
+        }
+        Some(Value::Object(out))
+    }
+
+    fn group_name_taken(&self, name: &str, except: Option<&str>) -> bool {
+        let wanted = name.trim().to_lowercase();
+        self.groups
+            .values()
+            .any(|g| Some(g.id.as_str()) != except && g.name.trim().to_lowercase() == wanted)
+    }
+
+    /// Creates a user contact group; 409 when the user already has a group of that name.
+    pub(crate) fn create_group(
+        &mut self,
+        counters: &mut Counters,
+        user_id: &str,
+        name: &str,
+        client_data: Vec<Value>,
+        now: &str,
+    ) -> Result<String, ApiError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(ApiError::invalid_argument(
+                "Contact group name must not be empty.",
+            ));
+        }
+        if self.group_name_taken(name, None) {
+            return Err(ApiError::already_exists(
+                "Contact group name already exists.",
+            ));
+        }
+        let created = counters.next();
+        let id = format!(
+            "{:x}",
+            ids::hash64(&[user_id, "group", &created.to_string()])
+        );
+        let seq = counters.tick();
+        let group = UserGroup {
+            id: id.clone(),
+            created,
+            name: name.to_string(),
+            client_data,
+            etag: ids::people_etag(&["group", user_id, &id, &seq.to_string()]),
+            seq,
+            update_time: now.to_string(),
+        };
+        self.groups.insert(id.clone(), group);
+        Ok(id)
+    }
+
+    fn touch_group(&mut self, counters: &mut Counters, user_id: &str, id: &str, now: &str) {
+        if let Some(g) = self.groups.get_mut(id) {
+            g.seq = counters.tick();
+            g.etag = ids::people_etag(&["group", user_id, id, &g.seq.to_string()]);
+            g.update_time = now.to_string();
+        } else {
+            self.system_update_time = now.to_string();
+        }
+    }
+
+    /// Resolves membership resource names to group ids; unknown groups and system groups that take no
+    /// members are 400s.
+    fn resolve_memberships(&self, names: &[String]) -> Result<BTreeSet<String>, ApiError> {
+        let mut out = BTreeSet::new();
+        for rn in names {
+            let id = parse_group_name(rn)?;
+            if is_system_group(id) {
+                if !ADDABLE_SYSTEM_GROUPS.contains(&id) {
+                    return Err(ApiError::invalid_argument(format!(
+                        "Cannot add contacts to system contact group \"{rn}\"; only \
+                         contactGroups/myContacts and contactGroups/starred take new members."
+                    )));
+                }
+            } else if !self.groups.contains_key(id) {
+                return Err(ApiError::invalid_argument(format!(
+                    "Contact group \"{rn}\" not found."
+                )));
+            }
+            out.insert(id.to_string());
+        }
+        Ok(out)
+    }
+
+    fn check_sizes(
+        &self,
+        fields: &Map<String, Value>,
+        replacing: usize,
+    ) -> Result<usize, ApiError> {
+        let size = serde_json::to_vec(fields).map(|v| v.len()).unwrap_or(0);
+        // [B] Google's messages for the size limits are not documented.
+        if size > MAX_CONTACT_BYTES {
+            return Err(ApiError::invalid_argument(format!(
+                "Contact is too large: {size} bytes, the maximum is {MAX_CONTACT_BYTES}."
+            )));
+        }
+        if self.total_bytes - replacing + size > MAX_BOOK_BYTES {
+            return Err(ApiError::failed_precondition(
+                "Contacts storage limit reached (20 MB).",
+            ));
+        }
+        Ok(size)
+    }
+
+    /// Validates one Person to create: (stored fields, group ids). myContacts is always added.
+    fn prepare_create(
+        &self,
+        person: &Value,
+    ) -> Result<(Map<String, Value>, BTreeSet<String>), ApiError> {
+        let fields = person::stored_fields(person, None)?;
+        let mut groups = self.resolve_memberships(&person::input_memberships(person)?)?;
+        groups.insert(MY_CONTACTS.to_string());
+        Ok((fields, groups))
+    }
+
+    fn check_capacity(&self, adding: usize, max: usize) -> Result<(), ApiError> {
+        // [B] Google's message when the 25,000-contact limit is reached is not documented.
+        if self.contacts.len() + adding > max {
+            return Err(ApiError::failed_precondition(format!(
+                "Contact limit reached: a user can have at most {max} contacts."
+            )));
+        }
+        Ok(())
+    }
+
+    fn insert_contact(
+        &mut self,
+        counters: &mut Counters,
+        user_id: &str,
+        fields: Map<String, Value>,
+        groups: BTreeSet<String>,
+        now: &str,
+    ) -> Result<u64, ApiError> {
+        let size = self.check_sizes(&fields, 0)?;
+        let created = counters.next();
+        // A positive 63-bit number, like Google's `c` ids; unique within the book.
+        let mut num = ids::hash64(&[user_id, "contact", &created.to_string()]) >> 1;
+        while self.contacts.contains_key(&num) {
+            num = num.wrapping_add(1) & (u64::MAX >> 1);
+        }
+        let seq = counters.tick();
+        let contact = Contact {
+            num,
+            created,
+            fields,
+            groups,
+            etag: ids::people_etag(&[user_id, &num.to_string(), &seq.to_string()]),
+            seq,
+            update_time: now.to_string(),
+            size,
+        };
+        self.total_bytes += size;
+        self.contacts.insert(num, contact);
+        self.system_update_time = now.to_string();
+        Ok(num)
+    }
+
+    /// Creates a contact from a People API Person (seeding and createContact).
+    pub(crate) fn create_contact(
+        &mut self,
+        counters: &mut Counters,
+        user_id: &str,
+        person: &Value,
+        extra_groups: &[String],
+        now: &str,
+    ) -> Result<u64, ApiError> {
+        let (fields, mut groups) = self.prepare_create(person)?;
+        groups.extend(extra_groups.iter().cloned());
+        self.insert_contact(counters, user_id, fields, groups, now)
+    }
+
+    fn bump_contact(&mut self, counters: &mut Counters, user_id: &str, num: u64, now: &str) {
+        if let Some(c) = self.contacts.get_mut(&num) {
+            c.seq = counters.tick();
+            c.etag = ids::people_etag(&[user_id, &num.to_string(), &c.seq.to_string()]);
+            c.update_time = now.to_string();
+        }
+    }
+
+    fn delete_contact(&mut self, counters: &mut Counters, user_id: &str, num: u64, now: &str) {
+        if let Some(c) = self.contacts.remove(&num) {
+            self.total_bytes -= c.size;
+            let seq = counters.tick();
+            self.contact_tombstones.push(Tombstone {
+                seq,
+                resource_name: contact_resource_name(num),
+                etag: ids::people_etag(&[user_id, &num.to_string(), &seq.to_string()]),
+                update_time: now.to_string(),
+            });
+            self.system_update_time = now.to_string();
+        }
+    }
+
+    fn contact(&self, num: u64) -> Result<&Contact, ApiError> {
+        self.contacts
+            .get(&num)
+            .ok_or_else(ApiError::entity_not_found)
+    }
+
+    /// Validates an update of one contact; returns what to store.
+    fn prepare_update(
+        &self,
+        num: u64,
+        person: &Value,
+        mask: &[&'static str],
+    ) -> Result<PreparedUpdate, ApiError> {
+        let current = self.contact(num)?;
+        let etag = person.get("etag").and_then(Value::as_str).unwrap_or("");
+        if etag != current.etag {
+            return Err(ApiError::failed_precondition(ETAG_MISMATCH));
+        }
+        let updated = person::stored_fields(person, Some(mask))?;
+        let mut fields = current.fields.clone();
+        for f in mask {
+            if *f == "memberships" {
+                continue;
+            }
+            match updated.get(*f) {
+                Some(v) => fields.insert(f.to_string(), v.clone()),
+                None => fields.remove(*f),
+            };
+        }
+        let groups = if mask.contains(&"memberships") {
+            let groups = self.resolve_memberships(&person::input_memberships(person)?)?;
+            if groups.is_empty() {
+                return Err(ApiError::failed_precondition(
+                    "A contact must be a member of at least one contact group.",
+                ));
+            }
+            Some(groups)
+        } else {
+            None
+        };
+        let size = self.check_sizes(&fields, current.size)?;
+        Ok(PreparedUpdate {
+            fields,
+            groups,
+            size,
+        })
+    }
+
+    fn apply_update(
+        &mut self,
+        counters: &mut Counters,
+        user_id: &str,
+        num: u64,
+        update: PreparedUpdate,
+        now: &str,
+    ) {
+        let PreparedUpdate {
+            fields,
+            groups,
+            size,
+        } = update;
+        if let Some(c) = self.contacts.get_mut(&num) {
+            self.total_bytes = self.total_bytes - c.size + size;
+            c.fields = fields;
+            c.size = size;
+            if let Some(g) = groups {
+                c.groups = g;
+            }
+        }
+        self.bump_contact(counters, user_id, num, now);
+        self.system_update_time = now.to_string();
+    }
+}
+
+/// Handles one People API call as the token subject.
+pub(crate) fn handle(world: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
+    let user_id = call.subject;
+    let now = timestamp(call.now);
+    let World {
+        books,
+        counters,
+        sync_tokens,
+        users,
+        ..
+    } = world;
+    let book = books.entry(user_id.to_string()).or_default();
+    let q = call.query;
+    let body = &call.body;
+    let value = match call.route.method_id {
+        "people.people.get" => {
+            let mask = person::read_mask_param(
+                q.get("personFields"),
+                q.get("requestMask.includeField"),
+                true,
+                "people/get",
+            )?;
+            let id = call.route.var("peopleId");
+            get_person(book, users, user_id, id, &mask)?
+        }
+        "people.people.getBatchGet" => {
+            let names = q.all("resourceNames");
+            if names.is_empty() {
+                return Err(ApiError::invalid_argument(
+                    "Must specify at least one resource name.",
+                ));
+            }
+            if names.len() > 200 {
+                return Err(ApiError::invalid_argument(format!(
+                    "Too many resource names: {}. The maximum is 200.",
+                    names.len()
+                )));
+            }
+            let mask = person::read_mask_param(
+                q.get("personFields"),
+                q.get("requestMask.includeField"),
+                true,
+                "people/getBatchGet",
+            )?;
+            let responses: Vec<Value> = names
+                .iter()
+                .map(|rn| {
+                    let id = rn.strip_prefix("people/").unwrap_or("");
+                    match get_person(book, users, user_id, id, &mask) {
+                        Ok(p) => json!({
+                            "httpStatusCode": 200,
+                            "person": p,
+                            "requestedResourceName": rn,
+                            "status": {},
+                        }),
+                        Err(e) => json!({
+                            "httpStatusCode": e.code,
+                            "requestedResourceName": rn,
+                            "status": {"code": grpc_code(e.status), "message": e.message},
+                        }),
+                    }
+                })
+                .collect();
+            json!({ "responses": responses })
+        }
+        "people.people.connections.list" => list_connections(book, counters, sync_tokens, call)?,
+        "people.people.createContact" => {
+            book.check_capacity(1, call.max_contacts_per_user)?;
+            let num = book.create_contact(counters, user_id, body, &[], &now)?;
+            let mask = person::read_mask_param(q.get("personFields"), None, false, "")?;
+            book.render_contact(book.contact(num)?, &mask, false)
+        }
+        "people.people.updateContact" => {
+            let rn = format!("people/{}", call.route.var("peopleId"));
+            let num = parse_contact_name(&rn)?;
+            if let Some(given) = body.get("resourceName").and_then(Value::as_str)
+                && !given.is_empty()
+                && given != rn
+            {
+                return Err(ApiError::invalid_argument(
+                    "person.resourceName does not match the resource name of the request.",
+                ));
+            }
+            let mask = person::parse_mask(
+                q.get("updatePersonFields"),
+                "updatePersonFields",
+                UPDATABLE_FIELDS,
+                true,
+                "people/updateContact",
+            )?;
+            let update = book.prepare_update(num, body, &mask)?;
+            book.apply_update(counters, user_id, num, update, &now);
+            let read = person::read_mask_param(q.get("personFields"), None, false, "")?;
+            book.render_contact(book.contact(num)?, &read, false)
+        }
+        "people.people.deleteContact" => {
+            let num = parse_contact_name(&format!("people/{}", call.route.var("peopleId")))?;
+            book.contact(num)?;
+            book.delete_contact(counters, user_id, num, &now);
+            json!({})
+        }
+        "people.people.batchCreateContacts" => {
+            let contacts = body
+                .get("contacts")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            check_batch_size(contacts.len(), 200, "contacts")?;
+            let read = batch_read_mask(body)?;
+            let mut prepared = Vec::with_capacity(contacts.len());
+            for c in &contacts {
+                let p = c.get("contactPerson").cloned().unwrap_or(json!({}));
+                prepared.push(book.prepare_create(&p)?);
+            }
+            book.check_capacity(prepared.len(), call.max_contacts_per_user)?;
+            let mut nums = Vec::with_capacity(prepared.len());
+            for (fields, groups) in prepared {
+                nums.push(book.insert_contact(counters, user_id, fields, groups, &now)?);
+            }
+            match read {
+                None => json!({}),
+                Some(mask) => {
+                    let created: Vec<Value> = nums
+                        .iter()
+                        .filter_map(|n| book.contacts.get(n))
+                        .map(|c| {
+                            json!({
+                                "httpStatusCode": 200,
+                                "person": book.render_contact(c, &mask, false),
+                                "status": {},
+                            })
+                        })
+                        .collect();
+                    json!({ "createdPeople": created })
+                }
+            }
+        }
+        "people.people.batchUpdateContacts" => {
+            let contacts = body
+                .get("contacts")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            check_batch_size(contacts.len(), 200, "contacts")?;
+            let mask = person::parse_mask(
+                body.get("updateMask").and_then(Value::as_str),
+                "updateMask",
+                UPDATABLE_FIELDS,
+                true,
+                "people/batchUpdateContacts",
+            )?;
+            let read = batch_read_mask(body)?;
+            let mut prepared = Vec::with_capacity(contacts.len());
+            for (rn, p) in &contacts {
+                let num = parse_contact_name(rn)?;
+                prepared.push((rn.clone(), num, book.prepare_update(num, p, &mask)?));
+            }
+            let mut total = book.total_bytes;
+            for (_, num, update) in &prepared {
+                let old = book.contacts.get(num).map(|c| c.size).unwrap_or(0);
+                total = total - old + update.size;
+            }
+            if total > MAX_BOOK_BYTES {
+                return Err(ApiError::failed_precondition(
+                    "Contacts storage limit reached (20 MB).",
+                ));
+            }
+            let mut updated = Vec::with_capacity(prepared.len());
+            for (rn, num, update) in prepared {
+                book.apply_update(counters, user_id, num, update, &now);
+                updated.push((rn, num));
+            }
+            match read {
+                None => json!({}),
+                Some(mask) => {
+                    let mut result = Map::new();
+                    for (rn, num) in updated {
+                        if let Some(c) = book.contacts.get(&num) {
+                            result.insert(
+                                rn.clone(),
+                                json!({
+                                    "httpStatusCode": 200,
+                                    "person": book.render_contact(c, &mask, false),
+                                    "requestedResourceName": rn,
+                                    "status": {},
+                                }),
+                            );
+                        }
+                    }
+                    json!({ "updateResult": result })
+                }
+            }
+        }
+        "people.people.batchDeleteContacts" => {
+            let names: Vec<String> = body
+                .get("resourceNames")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            check_batch_size(names.len(), 500, "resourceNames")?;
+            let mut nums = Vec::with_capacity(names.len());
+            for rn in &names {
+                let num = parse_contact_name(rn)?;
+                // [B] Google refuses the whole batch when a contact does not exist.
+                book.contact(num)?;
+                nums.push(num);
+            }
+            for num in nums {
+                book.delete_contact(counters, user_id, num, &now);
+            }
+            json!({})
+        }
+        "people.contactGroups.list" => list_groups(book, counters, sync_tokens, call)?,
+        "people.contactGroups.get" => {
+            let id = call.route.var("contactGroupsId");
+            let fields = group_fields(q.get("groupFields"), DEFAULT_GROUP_FIELDS)?;
+            let max = max_members(call)?;
+            book.render_group(user_id, id, &fields, max)
+                .ok_or_else(ApiError::entity_not_found)?
+        }
+        "people.contactGroups.batchGet" => {
+            let names = q.all("resourceNames");
+            if names.is_empty() {
+                return Err(ApiError::invalid_argument(
+                    "Must specify at least one resource name.",
+                ));
+            }
+            if names.len() > 200 {
+                return Err(ApiError::invalid_argument(format!(
+                    "Too many resource names: {}. The maximum is 200.",
+                    names.len()
+                )));
+            }
+            let fields = group_fields(q.get("groupFields"), DEFAULT_GROUP_FIELDS)?;
+            let max = max_members(call)?;
+            let responses: Vec<Value> = names
+                .iter()
+                .map(|rn| {
+                    let group = parse_group_name(rn)
+                        .ok()
+                        .and_then(|id| book.render_group(user_id, id, &fields, max));
+                    match group {
+                        Some(g) => {
+                            json!({"requestedResourceName": rn, "contactGroup": g, "status": {}})
+                        }
+                        None => json!({
+                            "requestedResourceName": rn,
+                            "status": {"code": 5, "message": "Requested entity was not found."},
+                        }),
+                    }
+                })
+                .collect();
+            json!({ "responses": responses })
+        }
+        "people.contactGroups.create" => {
+            let group = body.get("contactGroup").cloned().unwrap_or(json!({}));
+            let name = group.get("name").and_then(Value::as_str).unwrap_or("");
+            let client_data = group
+                .get("clientData")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let fields = group_fields(
+                body.get("readGroupFields").and_then(Value::as_str),
+                DEFAULT_READ_GROUP_FIELDS,
+            )?;
+            let id = book.create_group(counters, user_id, name, client_data, &now)?;
+            book.render_group(user_id, &id, &fields, 0)
+                .ok_or_else(ApiError::entity_not_found)?
+        }
+        "people.contactGroups.update" => {
+            let id = call.route.var("contactGroupsId").to_string();
+            let group = body.get("contactGroup").cloned().unwrap_or(json!({}));
+            if is_system_group(&id) {
+                return Err(ApiError::invalid_argument(
+                    "System contact groups cannot be updated.",
+                ));
+            }
+            let current = book
+                .groups
+                .get(&id)
+                .ok_or_else(ApiError::entity_not_found)?;
+            if let Some(rn) = group.get("resourceName").and_then(Value::as_str)
+                && !rn.is_empty()
+                && rn != group_resource_name(&id)
+            {
+                return Err(ApiError::invalid_argument(
+                    "contactGroup.resourceName does not match the resource name of the request.",
+                ));
+            }
+            if let Some(etag) = group.get("etag").and_then(Value::as_str)
+                && !etag.is_empty()
+                && etag != current.etag
+            {
+                return Err(ApiError::failed_precondition(GROUP_ETAG_MISMATCH));
+            }
+            let update_fields = group_mask(
+                body.get("updateGroupFields").and_then(Value::as_str),
+                &["name"],
+                &["clientData", "name"],
+                "updateGroupFields",
+            )?;
+            let read_fields = group_fields(
+                body.get("readGroupFields").and_then(Value::as_str),
+                DEFAULT_READ_GROUP_FIELDS,
+            )?;
+            let new_name = group
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            if update_fields.contains(&"name") {
+                if new_name.is_empty() {
+                    return Err(ApiError::invalid_argument(
+                        "Contact group name must not be empty.",
+                    ));
+                }
+                if book.group_name_taken(&new_name, Some(&id)) {
+                    return Err(ApiError::already_exists(
+                        "Contact group name already exists.",
+                    ));
+                }
+            }
+            if let Some(g) = book.groups.get_mut(&id) {
+                if update_fields.contains(&"name") {
+                    g.name = new_name;
+                }
+                if update_fields.contains(&"clientData") {
+                    g.client_data = group
+                        .get("clientData")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                }
+            }
+            book.touch_group(counters, user_id, &id, &now);
+            book.render_group(user_id, &id, &read_fields, 0)
+                .ok_or_else(ApiError::entity_not_found)?
+        }
+        "people.contactGroups.delete" => {
+            let id = call.route.var("contactGroupsId").to_string();
+            if is_system_group(&id) {
+                return Err(ApiError::invalid_argument(
+                    "System contact groups cannot be deleted.",
+                ));
+            }
+            if !book.groups.contains_key(&id) {
+                return Err(ApiError::entity_not_found());
+            }
+            let members: Vec<u64> = book.members_of(&id).iter().map(|c| c.num).collect();
+            for num in members {
+                if q.flag("deleteContacts") {
+                    book.delete_contact(counters, user_id, num, &now);
+                } else {
+                    if let Some(c) = book.contacts.get_mut(&num) {
+                        c.groups.remove(&id);
+                    }
+                    book.bump_contact(counters, user_id, num, &now);
+                }
+            }
+            book.groups.remove(&id);
+            let seq = counters.tick();
+            book.group_tombstones.push(Tombstone {
+                seq,
+                resource_name: group_resource_name(&id),
+                etag: ids::people_etag(&["group", user_id, &id, &seq.to_string()]),
+                update_time: now.clone(),
+            });
+            json!({})
+        }
+        "people.contactGroups.members.modify" => {
+            let id = call.route.var("contactGroupsId").to_string();
+            modify_members(book, counters, user_id, &id, body, &now)?
+        }
+        other => {
+            return Err(ApiError::new(
+                501,
+                format!("Method {other} is not implemented."),
+            ));
+        }
+    };
+    Ok(Reply::Json(value))
+}
+
+/// The numeric google.rpc.Code of a status string (for `status` objects inside batch responses).
+fn grpc_code(status: &str) -> i32 {
+    match status {
+        "INVALID_ARGUMENT" => 3,
+        "NOT_FOUND" => 5,
+        "ALREADY_EXISTS" => 6,
+        "PERMISSION_DENIED" => 7,
+        "RESOURCE_EXHAUSTED" => 8,
+        "FAILED_PRECONDITION" => 9,
+        "UNAVAILABLE" => 14,
+        "UNAUTHENTICATED" => 16,
+        _ => 13,
+    }
+}
+
+fn check_batch_size(n: usize, max: usize, field: &str) -> Result<(), ApiError> {
+    if n == 0 {
+        return Err(ApiError::invalid_argument(format!(
+            "Request must set at least one of {field}."
+        ))
+        .with_field_violation(field));
+    }
+    if n > max {
+        return Err(ApiError::invalid_argument(format!(
+            "Too many {field} in the request: {n}. The maximum is {max}."
+        ))
+        .with_field_violation(field));
+    }
+    Ok(())
+}
+
+/// A batch method's `readMask`: empty means "skip the post-mutate read" (no data returned).
+fn batch_read_mask(body: &Value) -> Result<Option<Mask>, ApiError> {
+    match body.get("readMask").and_then(Value::as_str).map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(m) => {
+            person::parse_mask(Some(m), "readMask", READABLE_FIELDS, true, "people").map(Some)
+        }
+    }
+}
+
+fn group_mask(
+    value: Option<&str>,
+    default: &[&'static str],
+    allowed: &[&'static str],
+    param: &str,
+) -> Result<Vec<&'static str>, ApiError> {
+    let value = value.unwrap_or("").trim();
+    if value.is_empty() {
+        return Ok(default.to_vec());
+    }
+    value
+        .split(',')
+        .map(|f| {
+            let f = f.trim();
+            allowed.iter().find(|a| **a == f).copied().ok_or_else(|| {
+                ApiError::invalid_argument(format!("Invalid {param} mask path: \"{f}\"."))
+            })
+        })
+        .collect()
+}
+
+fn group_fields(
+    value: Option<&str>,
+    default: &[&'static str],
+) -> Result<Vec<&'static str>, ApiError> {
+    group_mask(value, default, GROUP_FIELDS, "groupFields")
+}
+
+fn max_members(call: &Call<'_>) -> Result<usize, ApiError> {
+    let v = call
+        .query
+        .int("maxMembers")
+        .map_err(|v| ApiError::invalid_argument(format!("Invalid maxMembers: {v}")))?
+        .unwrap_or(0);
+    usize::try_from(v).map_err(|_| ApiError::invalid_argument("maxMembers must not be negative."))
+}
+
+/// people.get / batchGet of one resource: a contact of the subject, or the subject's own profile.
+fn get_person(
+    book: &Book,
+    users: &BTreeMap<String, crate::world::User>,
+    user_id: &str,
+    id: &str,
+    mask: &[&str],
+) -> Result<Value, ApiError> {
+    if id == "me" || id == user_id {
+        let user = users.get(user_id).ok_or_else(ApiError::entity_not_found)?;
+        return Ok(profile(user, mask));
+    }
+    if id.starts_with('c') {
+        let num = parse_contact_name(&format!("people/{id}"))?;
+        return Ok(book.render_contact(book.contact(num)?, mask, false));
+    }
+    if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
+        let user = users.get(id).ok_or_else(ApiError::entity_not_found)?;
+        return Ok(profile(user, mask));
+    }
+    Err(ApiError::invalid_argument(format!(
+        "Resource name \"people/{id}\" is not a valid person resource name."
+    )))
+}
+
+/// A domain user's profile as the People API shows it.
+fn profile(user: &crate::world::User, mask: &[&str]) -> Value {
+    let source = json!({"type": "DOMAIN_PROFILE", "id": user.id});
+    let etag = ids::people_etag(&["profile", &user.id, &user.version.to_string()]);
+    let mut out = Map::new();
+    out.insert("resourceName".into(), json!(format!("people/{}", user.id)));
+    out.insert("etag".into(), json!(etag));
+    if mask.contains(&"metadata") {
+        out.insert(
+            "metadata".into(),
+            json!({"sources": [{"type": "DOMAIN_PROFILE", "id": user.id, "etag": etag}], "objectType": "PERSON"}),
+        );
+    }
+    if mask.contains(&"names") {
+        let display = format!("{} {}", user.given_name, user.family_name);
+        out.insert(
+            "names".into(),
+            json!([{
+                "metadata": {"primary": true, "source": source},
+                "displayName": display.trim(),
+                "displayNameLastFirst": format!("{}, {}", user.family_name, user.given_name),
+                "givenName": user.given_name,
+                "familyName": user.family_name,
+                "unstructuredName": display.trim(),
+            }]),
+        );
+    }
+    if mask.contains(&"emailAddresses") {
+        out.insert(
+            "emailAddresses".into(),
+            json!([{"metadata": {"primary": true, "verified": true, "source": source}, "value": user.primary_email}]),
+        );
+    }
+    Value::Object(out)
+}
+
+fn issue_sync_token(
+    sync_tokens: &mut HashMap<String, SyncToken>,
+    counters: &mut Counters,
+    user_id: &str,
+    kind: SyncKind,
+    seq: u64,
+    now: DateTime<Utc>,
+) -> String {
+    let n = counters.next();
+    let token = format!(
+        "^{}",
+        ids::opaque(&[user_id, "sync", &seq.to_string(), &n.to_string()])
+    );
+    sync_tokens.insert(
+        token.clone(),
+        SyncToken {
+            user_id: user_id.to_string(),
+            kind,
+            seq,
+            issued: now,
+            expired: false,
+        },
+    );
+    token
+}
+
+/// The change position a presented sync token stands for; EXPIRED_SYNC_TOKEN when unknown, issued to
+/// somebody else or for another list, older than 7 days, or expired by the control knob.
+fn check_sync_token(
+    sync_tokens: &HashMap<String, SyncToken>,
+    token: &str,
+    user_id: &str,
+    kind: SyncKind,
+    now: DateTime<Utc>,
+) -> Result<u64, ApiError> {
+    match sync_tokens.get(token) {
+        Some(t)
+            if t.user_id == user_id
+                && t.kind == kind
+                && !t.expired
+                && now - t.issued < Duration::days(SYNC_TOKEN_LIFETIME_DAYS) =>
+        {
+            Ok(t.seq)
+        }
+        _ => Err(sync_token_error()),
+    }
+}
+
+/// One entry of a connections listing: a live contact or a deletion.
+enum Entry<'a> {
+    Live(&'a Contact),
+    Deleted(&'a Tombstone, u64),
+}
+
+impl Entry<'_> {
+    fn seq(&self) -> u64 {
+        match self {
+            Entry::Live(c) => c.seq,
+            Entry::Deleted(t, _) => t.seq,
+        }
+    }
+    fn num(&self) -> u64 {
+        match self {
+            Entry::Live(c) => c.num,
+            Entry::Deleted(_, n) => *n,
+        }
+    }
+    fn name_key(&self, field: &str) -> String {
+        match self {
+            Entry::Live(c) => c
+                .fields
+                .get("names")
+                .and_then(|n| n.get(0))
+                .and_then(|n| n.get(field))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_lowercase(),
+            Entry::Deleted(..) => String::new(),
+        }
+    }
+}
+
+fn list_connections(
+    book: &Book,
+    counters: &mut Counters,
+    sync_tokens: &mut HashMap<String, SyncToken>,
+    call: &Call<'_>,
+) -> Result<Value, ApiError> {
+    let q = call.query;
+    let user_id = call.subject;
+    if call.route.var("peopleId") != "me" {
+        return Err(ApiError::invalid_argument(
+            "Only people/me is valid for connections.",
+        ));
+    }
+    let mask = person::read_mask_param(
+        q.get("personFields"),
+        q.get("requestMask.includeField"),
+        true,
+        "people.connections/list",
+    )?;
+    let size = page_size(call, 100)?;
+    let sort = q.get("sortOrder").unwrap_or("LAST_MODIFIED_ASCENDING");
+    let sync_token = q.str("syncToken");
+    let fingerprint = ids::hash64(&["connections", user_id, sort, sync_token]);
+    let since = if sync_token.is_empty() {
+        None
+    } else {
+        Some(check_sync_token(
+            sync_tokens,
+            sync_token,
+            user_id,
+            SyncKind::Connections,
+            call.now,
+        )?)
+    };
+    let page = match q.get("pageToken").filter(|t| !t.is_empty()) {
+        Some(t) => {
+            let p: PageToken = decode_token(t).ok_or_else(bad_page_token)?;
+            if p.f != fingerprint {
+                return Err(bad_page_token());
+            }
+            Some(p)
+        }
+        None => None,
+    };
+    let as_of = page.as_ref().map(|p| p.a).unwrap_or(counters.seq);
+
+    let mut entries: Vec<Entry<'_>> = book
+        .contacts
+        .values()
+        .filter(|c| since.is_none_or(|s| c.seq > s))
+        .map(Entry::Live)
+        .collect();
+    if let Some(s) = since {
+        entries.extend(
+            book.contact_tombstones
+                .iter()
+                .filter(|t| t.seq > s)
+                .filter_map(|t| {
+                    let num = t.resource_name.strip_prefix("people/c")?.parse().ok()?;
+                    Some(Entry::Deleted(t, num))
+                }),
+        );
+    }
+    let name_field = match sort {
+        "FIRST_NAME_ASCENDING" => Some("givenName"),
+        "LAST_NAME_ASCENDING" => Some("familyName"),
+        _ => None,
+    };
+    let descending = sort == "LAST_MODIFIED_DESCENDING";
+    let total = entries.len();
+    // Keyset pagination: a page starts after the last key served, so concurrent writes never make a
+    // page skip an entry (a contact modified mid-listing may be served twice).
+    type Key = (String, u64, u64);
+    let key = |e: &Entry<'_>| -> Key {
+        match name_field {
+            Some(f) => (e.name_key(f), 0, e.num()),
+            None => (String::new(), e.seq(), e.num()),
+        }
+    };
+    entries.sort_by(|a, b| {
+        let (ka, kb) = (key(a), key(b));
+        if descending { kb.cmp(&ka) } else { ka.cmp(&kb) }
+    });
+    if let Some(p) = &page {
+        let after: Key = (p.k.clone(), p.s, p.n);
+        entries.retain(|e| {
+            let k = key(e);
+            if descending { k < after } else { k > after }
+        });
+    }
+    let more = entries.len() > size;
+    entries.truncate(size);
+    let items: Vec<Value> = entries
+        .iter()
+        .map(|e| match e {
+            Entry::Live(c) => book.render_contact(c, &mask, true),
+            Entry::Deleted(t, _) => json!({
+                "resourceName": t.resource_name,
+                "etag": t.etag,
+                "metadata": {"deleted": true, "sources": [{"type": "CONTACT", "id": format!("{:x}", e.num()), "etag": t.etag, "updateTime": t.update_time}]},
+            }),
+        })
+        .collect();
+    let mut out = Map::new();
+    if !items.is_empty() {
+        out.insert("connections".into(), Value::Array(items));
+    }
+    if more {
+        let (k, s, n) = entries.last().map(&key).unwrap_or_default();
+        let token = PageToken {
+            a: as_of,
+            s,
+            n,
+            k,
+            f: fingerprint,
+        };
+        out.insert("nextPageToken".into(), json!(encode_token(&token)));
+    } else if q.flag("requestSyncToken") {
+        let token = issue_sync_token(
+            sync_tokens,
+            counters,
+            user_id,
+            SyncKind::Connections,
+            as_of,
+            call.now,
+        );
+        out.insert("nextSyncToken".into(), json!(token));
+    }
+    out.insert("totalPeople".into(), json!(total));
+    out.insert("totalItems".into(), json!(total));
+    Ok(Value::Object(out))
+}
+
+fn list_groups(
+    book: &Book,
+    counters: &mut Counters,
+    sync_tokens: &mut HashMap<String, SyncToken>,
+    call: &Call<'_>,
+) -> Result<Value, ApiError> {
+    let q = call.query;
+    let user_id = call.subject;
+    let size = page_size(call, 30)?;
+    let fields = group_fields(q.get("groupFields"), DEFAULT_GROUP_FIELDS)?;
+    let sync_token = q.str("syncToken");
+    let fingerprint = ids::hash64(&["groups", user_id, sync_token]);
+    let since = if sync_token.is_empty() {
+        None
+    } else {
+        Some(check_sync_token(
+            sync_tokens,
+            sync_token,
+            user_id,
+            SyncKind::ContactGroups,
+            call.now,
+        )?)
+    };
+    let page = match q.get("pageToken").filter(|t| !t.is_empty()) {
+        Some(t) => {
+            let p: PageToken = decode_token(t).ok_or_else(bad_page_token)?;
+            if p.f != fingerprint {
+                return Err(bad_page_token());
+            }
+            Some(p)
+        }
+        None => None,
+    };
+    let as_of = page.as_ref().map(|p| p.a).unwrap_or(counters.seq);
+    let offset = page.as_ref().map(|p| p.s as usize).unwrap_or(0);
+    let mut items: Vec<Value> = Vec::new();
+    for id in book.group_ids() {
+        let changed = match since {
+            None => true,
+            Some(s) => book.groups.get(&id).is_some_and(|g| g.seq > s),
+        };
+        if changed && let Some(g) = book.render_group(user_id, &id, &fields, 0) {
+            items.push(g);
+        }
+    }
+    if let Some(s) = since {
+        for t in book.group_tombstones.iter().filter(|t| t.seq > s) {
+            items.push(json!({
+                "resourceName": t.resource_name,
+                "etag": t.etag,
+                "metadata": {"deleted": true, "updateTime": t.update_time},
+            }));
+        }
+    }
+    let total = items.len();
+    let page_items: Vec<Value> = items.into_iter().skip(offset).take(size).collect();
+    let next = offset + page_items.len();
+    let mut out = Map::new();
+    if !page_items.is_empty() {
+        out.insert("contactGroups".into(), Value::Array(page_items));
+    }
+    out.insert("totalItems".into(), json!(total));
+    if next < total {
+        let token = PageToken {
+            a: as_of,
+            s: next as u64,
+            n: 0,
+            k: String::new(),
+            f: fingerprint,
+        };
+        out.insert("nextPageToken".into(), json!(encode_token(&token)));
+    } else {
+        let token = issue_sync_token(
+            sync_tokens,
+            counters,
+            user_id,
+            SyncKind::ContactGroups,
+            as_of,
+            call.now,
+        );
+        out.insert("nextSyncToken".into(), json!(token));
+    }
+    Ok(Value::Object(out))
+}
+
+fn modify_members(
+    book: &mut Book,
+    counters: &mut Counters,
+    user_id: &str,
+    id: &str,
+    body: &Value,
+    now: &str,
+) -> Result<Value, ApiError> {
+    let names = |field: &str| -> Vec<String> {
+        body.get(field)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let add = names("resourceNamesToAdd");
+    let remove = names("resourceNamesToRemove");
+    if add.len() + remove.len() > 1000 {
+        return Err(ApiError::invalid_argument(format!(
+            "Too many resource names: {}. resourceNamesToAdd and resourceNamesToRemove may hold at \
+             most 1000 names together.",
+            add.len() + remove.len()
+        )));
+    }
+    if is_system_group(id) {
+        if !add.is_empty() && !ADDABLE_SYSTEM_GROUPS.contains(&id) {
+            return Err(ApiError::invalid_argument(format!(
+                "Cannot add contacts to system contact group \"contactGroups/{id}\"; only \
+                 contactGroups/myContacts and contactGroups/starred take new members."
+            )));
+        }
+    } else if !book.groups.contains_key(id) {
+        return Err(ApiError::entity_not_found());
+    }
+    let mut not_found = Vec::new();
+    let mut last_group = Vec::new();
+    let mut changed = false;
+    for rn in &add {
+        match parse_contact_name(rn)
+            .ok()
+            .filter(|n| book.contacts.contains_key(n))
+        {
+            None => not_found.push(rn.clone()),
+            Some(num) => {
+                let inserted = book
+                    .contacts
+                    .get_mut(&num)
+                    .is_some_and(|c| c.groups.insert(id.to_string()));
+                if inserted {
+                    book.bump_contact(counters, user_id, num, now);
+                    changed = true;
+                }
+            }
+        }
+    }
+    for rn in &remove {
+        match parse_contact_name(rn)
+            .ok()
+            .filter(|n| book.contacts.contains_key(n))
+        {
+            None => not_found.push(rn.clone()),
+            Some(num) => {
+                let Some(c) = book.contacts.get_mut(&num) else {
+                    continue;
+                };
+                if !c.groups.contains(id) {
+                    continue;
+                }
+                if c.groups.len() == 1 {
+                    last_group.push(rn.clone());
+                    continue;
+                }
+                c.groups.remove(id);
+                book.bump_contact(counters, user_id, num, now);
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        book.touch_group(counters, user_id, id, now);
+        book.system_update_time = now.to_string();
+    }
+    let mut out = Map::new();
+    if !not_found.is_empty() {
+        out.insert("notFoundResourceNames".into(), json!(not_found));
+    }
+    if !last_group.is_empty() {
+        out.insert(
+            "canNotRemoveLastContactGroupResourceNames".into(),
+            json!(last_group),
+        );
+    }
+    Ok(Value::Object(out))
+}
+
+/// Validates a seed's Person JSON like a createContact body.
+pub(crate) fn normalise_person(person: &mut Value) -> Result<(), ApiError> {
+    discovery().normalise_request(Api::People, "Person", person)
+}
