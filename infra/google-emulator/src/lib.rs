@@ -40,6 +40,15 @@ pub use seed::{DEFAULT_DELEGATION_SCOPES, Seed, SeedContactGroup, SeedError, See
 use server::{Config, Shared};
 use world::World;
 
+/// The discovery method id of the Google API route serving `http_method` on `path` (the path part of a
+/// URL, still percent-encoded), e.g. `("GET", "/v1/people/me/connections")` ->
+/// `people.people.connections.list`. None for paths the emulator does not serve.
+pub fn method_id_for(http_method: &str, path: &str) -> Option<&'static str> {
+    routes::match_route(http_method, path)
+        .ok()
+        .map(|m| m.method_id)
+}
+
 /// How an emulator starts.
 #[derive(Debug, Clone)]
 pub struct EmulatorOptions {
