@@ -8,11 +8,14 @@
 
 pub mod context;
 pub mod error;
+pub mod handlers;
+pub mod openapi;
 pub mod ops;
 pub mod references;
 pub mod request;
 #[cfg(test)]
 mod testing;
 
-pub use context::{ApiContext, Clock, SystemClock};
+pub use context::{ApiContext, Clock, StartupError, SystemClock};
 pub use error::{ApiError, ErrorBody, ErrorDetail, MAX_BODY_BYTES};
+pub use handlers::{FUNCTION_NAMES, HandlerFn, Needs, handler_for, needs_of};

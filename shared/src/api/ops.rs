@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
-use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -39,9 +38,6 @@ pub const SEARCH_RESULTS_PER_TYPE: u32 = 20;
 /// A run the API created but no executor has picked up yet blocks another start for this long; after that it is
 /// presumed lost (e.g. the invoke went to the dead-letter queue) and a new run may start.
 const RUN_PICKUP_GRACE_MINUTES: i64 = 5;
-
-/// Directory look-ups in flight at once while refreshing a sync's display names.
-const REFRESH_CONCURRENCY: usize = 8;
 
 /// The stored sync, and the run it started (`POST /syncs`).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -229,11 +225,10 @@ pub async fn list_syncs(
     })
 }
 
-/// `GET /syncs/{id}`: the stored sync with the current email, path or name of its source user and
-/// destinations (stored names are kept where Google cannot be asked right now).
+/// `GET /syncs/{id}`: the stored sync. Destinations carry their immutable ids and the email, path or name they
+/// had when last resolved (on create and update).
 pub async fn get_sync(ctx: &ApiContext, sync_id: &str) -> Result<SyncDefinition, ApiError> {
-    let sync = load_sync(ctx, sync_id).await?;
-    Ok(refresh_names(ctx, sync).await)
+    load_sync(ctx, sync_id).await
 }
 
 /// `PATCH /syncs/{id}` with `If-Match: "<version>"`.
@@ -815,48 +810,6 @@ pub async fn list_contact_groups(
     })
 }
 
-/// The sync with its source user's and destinations' current names. Any look-up that fails keeps the stored
-/// name: reading a sync never fails because Google is slow.
-async fn refresh_names(ctx: &ApiContext, mut sync: SyncDefinition) -> SyncDefinition {
-    let directory = ctx.directory.as_ref();
-    if let Ok(Some(user)) = directory.get_user(&sync.source.user_id).await {
-        sync.source.user_email = user.primary_email;
-    }
-    let refreshed: Vec<Destination> = stream::iter(sync.destinations)
-        .map(|d| async move {
-            let current = match d.kind {
-                DestinationKind::User => directory
-                    .get_user(&d.id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|u| u.primary_email),
-                DestinationKind::Group => directory
-                    .get_group(&d.id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|g| g.email),
-                DestinationKind::OrgUnit => directory
-                    .get_org_unit(&d.id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|ou| ou.org_unit_path),
-                DestinationKind::Domain => None,
-            };
-            match current {
-                Some(display) => Destination { display, ..d },
-                None => d,
-            }
-        })
-        .buffered(REFRESH_CONCURRENCY)
-        .collect()
-        .await;
-    sync.destinations = refreshed;
-    sync
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1021,6 +974,25 @@ mod tests {
                 .is_empty()
         );
         assert!(f.dispatcher.events().is_empty());
+    }
+
+    #[tokio::test]
+    async fn google_outages_during_create_are_503_not_500() {
+        let f = Fixture::new();
+        f.directory.fail_with(crate::google::GoogleError::Api {
+            method: "directory.users.get".into(),
+            status: 429,
+            status_text: "RESOURCE_EXHAUSTED".into(),
+            reason: Some("rateLimitExceeded".into()),
+            message: "slow down".into(),
+        });
+        let e = create_sync(&f.ctx, "local", create_request())
+            .await
+            .expect_err("unavailable");
+        assert_eq!(
+            (e.status().as_u16(), e.code()),
+            (503, "google_rate_limited")
+        );
     }
 
     async fn stored(f: &Fixture) -> SyncDefinition {
@@ -1364,27 +1336,6 @@ mod tests {
             .await
             .expect_err("400");
         assert_eq!((e.status().as_u16(), e.field()), (400, Some("next_token")));
-    }
-
-    #[tokio::test]
-    async fn get_shows_current_names() {
-        let mut f = Fixture::new();
-        let sync = stored(&f).await;
-        let mut directory = crate::api::testing::FakeDirectory::demo();
-        directory.users[1].primary_email = "robert@example.com".into();
-        f.ctx.directory = std::sync::Arc::new(directory);
-        let shown = get_sync(&f.ctx, &sync.id).await.expect("sync");
-        assert_eq!(shown.destinations[0].display, "robert@example.com");
-        f.directory
-            .fail_with(crate::google::GoogleError::Transport {
-                method: "m".into(),
-                detail: "down".into(),
-            });
-        f.ctx.directory = f.directory.clone();
-        let shown = get_sync(&f.ctx, &sync.id)
-            .await
-            .expect("stored names when Google is down");
-        assert_eq!(shown.destinations[0].display, "bob@example.com");
     }
 
     #[tokio::test]

@@ -263,11 +263,14 @@ pub async fn resolve_destinations(
         Vec::new()
     };
     let domains = &domains;
-    let resolved: Vec<Destination> = stream::iter(refs.iter().enumerate())
-        .map(|(i, r)| async move {
-            let field = format!("{list}[{i}].value");
-            resolve_destination(directory, domains, &field, r).await
-        })
+    // The look-ups are collected first so that the stream holds no closure (keeps the future `Send` for any
+    // lifetime, as Lambda's runtime requires).
+    let lookups: Vec<_> = refs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| resolve_destination(directory, domains, format!("{list}[{i}].value"), r))
+        .collect();
+    let resolved: Vec<Destination> = stream::iter(lookups)
         .buffered(RESOLVE_CONCURRENCY)
         .try_collect()
         .await?;
@@ -324,9 +327,10 @@ pub fn kind_name(kind: DestinationKind) -> &'static str {
 async fn resolve_destination(
     directory: &dyn DirectoryApi,
     domains: &[crate::google::Domain],
-    field: &str,
+    field: String,
     r: &DestinationRef,
 ) -> Result<Destination, ApiError> {
+    let field = field.as_str();
     let value = validate_reference(field, &r.value)?;
     match r.kind {
         DestinationKind::User => {

@@ -134,7 +134,7 @@ impl DirectoryApi for FakeDirectory {
         Ok(self
             .users
             .iter()
-            .find(|u| u.id == key || u.primary_email == key || u.aliases.iter().any(|a| *a == key))
+            .find(|u| u.id == key || u.primary_email == key || u.aliases.contains(&key))
             .cloned())
     }
 
