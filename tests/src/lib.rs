@@ -1,1 +1,2 @@
 
+pub mod executor_support;
