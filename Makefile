@@ -29,3 +29,11 @@ build: ## arm64 Lambda binaries (cargo-lambda + zig from .venv) and the SAM buil
 
 deploy: build ## sam deploy --guided of target/sam (asks for the stack name, region and parameters; docs/deploy.md)
 	SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/sam deploy --guided --template-file target/sam/template.yaml
+
+.PHONY: local demo
+
+local: venv ## the stack on this machine: moto, Google emulator, the API on 127.0.0.1:$API_PORT (docs/local.md)
+	@infra/scripts/local.sh
+
+demo: venv ## the sample scenario end to end through the API, on free ports, every step checked (docs/local.md)
+	@infra/scripts/demo.sh

@@ -14,6 +14,7 @@ use contact_sync::google::{
 };
 use contact_sync::model::{DestinationResult, DestinationStatus, Run, RunStatus, Trigger};
 use contact_sync::sync::markers;
+use google_emulator::Seed;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -39,6 +40,21 @@ pub struct DemoTarget {
     pub admin_email: String,
 }
 
+/// The emulator's demo seed, with users.patch's scope also authorised for the one service account the emulator
+/// has: the demo plays the Workspace admin renaming a user, which in real life happens in the Admin console.
+/// contact-sync itself only ever asks for the read-only scopes.
+pub fn demo_seed() -> Seed {
+    let mut seed = google_emulator::demo_seed();
+    if !seed
+        .delegation_scopes
+        .iter()
+        .any(|s| s == DIRECTORY_USER_SCOPE)
+    {
+        seed.delegation_scopes.push(DIRECTORY_USER_SCOPE.to_owned());
+    }
+    seed
+}
+
 /// The scenario's cast, matching the emulator's demo seed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoPlan {
@@ -52,22 +68,29 @@ pub struct DemoPlan {
     pub group: String,
     /// The contact added at the source before the daily tick: given name, family name, email.
     pub new_contact: (String, String, String),
+    /// The destination user renamed before the last run: current and new primary email.
+    pub rename: (String, String),
 }
 
 impl DemoPlan {
-    /// The demo seed's scenario: salesuser's "Sales Contacts" to everyone in /Accounting and a group.
-    pub fn sample(group: &str) -> Self {
+    /// The demo seed's scenario: salesuser's "Sales Contacts" to everyone in /Accounting (sub-OUs included) and
+    /// the accounting@ group (whose members, nested group included, overlap the org unit: nobody gets doubles).
+    pub fn sample() -> Self {
         DemoPlan {
             source_user: "salesuser@example.com".to_owned(),
             contact_group: "Sales Contacts".to_owned(),
             search: "Accounting".to_owned(),
             sync_name: "Sales contacts for Accounting".to_owned(),
             org_unit: "/Accounting".to_owned(),
-            group: group.to_owned(),
+            group: "accounting@example.com".to_owned(),
             new_contact: (
                 "Nora".to_owned(),
                 "Newcomer".to_owned(),
                 "nora.newcomer@customer.example".to_owned(),
+            ),
+            rename: (
+                "ben@example.com".to_owned(),
+                "benjamin.brooks@example.com".to_owned(),
             ),
         }
     }
@@ -80,7 +103,10 @@ pub enum DemoError {
     #[error("{what}: {detail}")]
     Http { what: String, detail: String },
     #[error("{what}: {source}")]
-    Google { what: String, source: GoogleError },
+    Google {
+        what: String,
+        source: Box<GoogleError>,
+    },
     #[error("{what} did not finish within {timeout:?}")]
     Timeout { what: String, timeout: Duration },
 }
@@ -160,7 +186,7 @@ impl Clients {
     fn new(target: &DemoTarget) -> Result<Self, DemoError> {
         let google_error = |source| DemoError::Google {
             what: "setting up the Google clients".to_owned(),
-            source,
+            source: Box::new(source),
         };
         let client = build_http_client(&HttpConfig::default()).map_err(google_error)?;
         let tokens = TokenProvider::new(target.key.clone(), client.clone(), RetryPolicy::fast())
@@ -227,15 +253,7 @@ impl Clients {
                 detail: format!("{status}: {value}"),
             });
         }
-        let list = match value {
-            Value::Array(_) => value,
-            Value::Object(mut object) => ["contacts", "people", "connections"]
-                .iter()
-                .find_map(|k| object.remove(*k))
-                .unwrap_or(Value::Array(Vec::new())),
-            _ => Value::Array(Vec::new()),
-        };
-        serde_json::from_value(list).map_err(|e| DemoError::Http {
+        serde_json::from_value(value).map_err(|e| DemoError::Http {
             what,
             detail: format!("unexpected response: {e}"),
         })
@@ -266,8 +284,11 @@ impl Clients {
             .execute(&call)
             .await
             .map_err(|source| DemoError::Google {
-                what: format!("renaming {user_key} to {new_email} (users.patch as {})", self.admin_email),
-                source,
+                what: format!(
+                    "renaming {user_key} to {new_email} (users.patch as {})",
+                    self.admin_email
+                ),
+                source: Box::new(source),
             })
     }
 }
@@ -292,15 +313,18 @@ async fn send_json(
     if bytes.is_empty() {
         return Ok((status, Value::Null));
     }
-    let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-        Value::String(String::from_utf8_lossy(&bytes).into_owned())
-    });
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     Ok((status, value))
 }
 
 /// One destination user's contacts from this sync: source resource name -> display names seen.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Received {
+    /// The user's primary email in this run.
+    email: String,
+    /// Contacts the user has that this sync does not manage (never touched).
+    own: usize,
     /// How many contacts carry this sync's marker.
     managed: usize,
     /// Distinct sources among them.
@@ -309,15 +333,22 @@ struct Received {
 }
 
 impl Received {
-    fn from_contacts(contacts: &[Person], sync_id: &str) -> Self {
-        let mut received = Received::default();
-        for person in contacts.iter().filter(|p| markers::is_managed_by(p, sync_id)) {
+    fn from_contacts(email: &str, contacts: &[Person], sync_id: &str) -> Self {
+        let mut received = Received {
+            email: email.to_owned(),
+            ..Received::default()
+        };
+        for person in contacts
+            .iter()
+            .filter(|p| markers::is_managed_by(p, sync_id))
+        {
             received.managed += 1;
             if let Some(source) = markers::source_of(person) {
                 received.sources.insert(source.to_owned());
             }
             received.names.insert(person.display_name());
         }
+        received.own = contacts.len() - received.managed;
         received
     }
 
@@ -343,7 +374,7 @@ pub async fn run(
     let groups: ContactGroupList = clients
         .api_expect(Method::GET, &path, None, StatusCode::OK)
         .await?;
-    out.info(format!("GET {path}"));
+    out.info(format!("GET /users/{}/contact-groups", plan.source_user));
     let rows: Vec<Vec<String>> = groups
         .contact_groups
         .iter()
@@ -431,19 +462,32 @@ pub async fn run(
     out.check(true, format!("run {first_run_id} started immediately"))?;
 
     let first = wait_for_run(&clients, out, &sync_id, &first_run_id).await?;
-    out.check_eq(first.run.status, RunStatus::Succeeded, "the first run succeeded")?;
+    out.check_eq(
+        first.run.status,
+        RunStatus::Succeeded,
+        "the first run succeeded",
+    )?;
     out.check(
         !first.results.is_empty(),
         format!("{} destination users were synced", first.results.len()),
     )?;
-    let received = show_destinations(&clients, out, &sync_id, &first.results).await?;
+    let received = show_destinations(&clients, out, &sync_id, &first.results, true).await?;
     check_every_user(out, &received, source_count)?;
+    let own_before: BTreeMap<String, usize> =
+        received.iter().map(|(id, r)| (id.clone(), r.own)).collect();
 
     // 4. A new contact at the source, then the daily tick.
     out.step("Add a contact at the source, then fire the daily tick");
     let (given, family, email) = &plan.new_contact;
-    add_source_contact(&clients, &plan.source_user, &source_group_resource, given, family, email)
-        .await?;
+    add_source_contact(
+        &clients,
+        &plan.source_user,
+        &source_group_resource,
+        given,
+        family,
+        email,
+    )
+    .await?;
     out.info(format!(
         "People API as {}: created {given} {family} <{email}> in \"{}\"",
         plan.source_user, plan.contact_group
@@ -454,10 +498,15 @@ pub async fn run(
         status == StatusCode::OK && summary["dispatched"].as_u64().unwrap_or(0) >= 1,
         "the scheduler dispatched the sync's daily run",
     )?;
-    let scheduled_run_id = wait_for_new_run(&clients, &sync_id, &first_run_id, Trigger::Schedule).await?;
+    let scheduled_run_id =
+        wait_for_new_run(&clients, &sync_id, &first_run_id, Trigger::Schedule).await?;
     let scheduled = wait_for_run(&clients, out, &sync_id, &scheduled_run_id).await?;
-    out.check_eq(scheduled.run.status, RunStatus::Succeeded, "the scheduled run succeeded")?;
-    let received = show_destinations(&clients, out, &sync_id, &scheduled.results).await?;
+    out.check_eq(
+        scheduled.run.status,
+        RunStatus::Succeeded,
+        "the scheduled run succeeded",
+    )?;
+    let received = show_destinations(&clients, out, &sync_id, &scheduled.results, false).await?;
     let new_name = format!("{given} {family}");
     out.check(
         received.values().all(|r| r.names.contains(&new_name)),
@@ -467,16 +516,16 @@ pub async fn run(
 
     // 5. Rename a destination user, run again.
     out.step("Rename a destination user, then run again");
+    let (old_email, new_email) = &plan.rename;
     let Some(renamed) = scheduled
         .results
         .iter()
-        .find(|r| r.status == DestinationStatus::Succeeded)
+        .find(|r| &r.email == old_email && r.status == DestinationStatus::Succeeded)
         .cloned()
     else {
-        return Err(CheckFailed("a destination user to rename".to_owned()).into());
+        return Err(CheckFailed(format!("{old_email} is a destination user")).into());
     };
-    let new_email = renamed_address(&renamed.email);
-    clients.rename_user(&renamed.email, &new_email).await?;
+    clients.rename_user(&renamed.email, new_email).await?;
     out.info(format!(
         "Directory API as {}: users.patch {} → {new_email}",
         clients.admin_email, renamed.email
@@ -492,11 +541,16 @@ pub async fn run(
         .await?;
     out.info(format!("POST {run_path} → run {}", manual.run_id));
     let third = wait_for_run(&clients, out, &sync_id, &manual.run_id).await?;
-    out.check_eq(third.run.status, RunStatus::Succeeded, "the run after the rename succeeded")?;
-    let received = show_destinations(&clients, out, &sync_id, &third.results).await?;
+    out.check_eq(
+        third.run.status,
+        RunStatus::Succeeded,
+        "the run after the rename succeeded",
+    )?;
+    let received = show_destinations(&clients, out, &sync_id, &third.results, false).await?;
     let renamed_result = third.results.iter().find(|r| r.user_id == renamed.user_id);
     out.check(
-        renamed_result.is_some_and(|r| r.email == new_email && r.status == DestinationStatus::Succeeded),
+        renamed_result
+            .is_some_and(|r| &r.email == new_email && r.status == DestinationStatus::Succeeded),
         format!("the renamed user is still served, as {new_email}"),
     )?;
     out.check_eq(
@@ -504,27 +558,33 @@ pub async fn run(
         scheduled.results.len(),
         "the same destination users as before",
     )?;
-    out.check_eq(
-        third.run.totals.created,
-        0,
-        "nothing was created again",
-    )?;
+    out.check_eq(third.run.totals.created, 0, "nothing was created again")?;
     check_every_user(out, &received, source_count + 1)?;
+    let own_after: BTreeMap<String, usize> =
+        received.iter().map(|(id, r)| (id.clone(), r.own)).collect();
+    let with_own: Vec<String> = received
+        .values()
+        .filter(|r| r.own > 0)
+        .map(|r| format!("{} keeps {}", r.email, r.own))
+        .collect();
+    out.check(
+        own_after == own_before,
+        format!(
+            "the users' own contacts were never touched ({})",
+            if with_own.is_empty() {
+                "none had any".to_owned()
+            } else {
+                with_own.join(", ")
+            }
+        ),
+    )?;
 
     Ok(DemoSummary {
         sync_id,
-        destination_users: received.keys().cloned().collect(),
+        destination_users: received.values().map(|r| r.email.clone()).collect(),
         contacts_per_user: source_count + 1,
         checks: out.passed(),
     })
-}
-
-/// `anna@example.com` → `anna.renamed@example.com`.
-fn renamed_address(email: &str) -> String {
-    match email.split_once('@') {
-        Some((local, domain)) => format!("{local}.renamed@{domain}"),
-        None => format!("{email}.renamed"),
-    }
 }
 
 /// Polls a run until it finishes, showing progress; prints its timing.
@@ -628,18 +688,22 @@ fn trigger_name(trigger: Trigger) -> &'static str {
     }
 }
 
-/// Prints each destination user's result and what they hold from the sync (read back from the emulator).
+/// Prints each destination user's result and what they hold from the sync (read back from the emulator), by
+/// user id. `list_names`: also list the synced contacts' names.
 async fn show_destinations(
     clients: &Clients,
     out: &mut Reporter,
     sync_id: &str,
     results: &[DestinationResult],
+    list_names: bool,
 ) -> Result<BTreeMap<String, Received>, DemoError> {
     let mut received = BTreeMap::new();
+    let mut sorted: Vec<&DestinationResult> = results.iter().collect();
+    sorted.sort_by(|a, b| a.email.cmp(&b.email));
     let mut rows = Vec::new();
-    for result in results {
+    for result in sorted {
         let contacts = clients.emulator_contacts(&result.email).await?;
-        let mine = Received::from_contacts(&contacts, sync_id);
+        let mine = Received::from_contacts(&result.email, &contacts, sync_id);
         rows.push(vec![
             result.email.clone(),
             format!("{:?}", result.status).to_lowercase(),
@@ -647,9 +711,9 @@ async fn show_destinations(
             result.updated.to_string(),
             result.unchanged.to_string(),
             mine.managed.to_string(),
-            (contacts.len() - mine.managed).to_string(),
+            mine.own.to_string(),
         ]);
-        received.insert(result.email.clone(), mine);
+        received.insert(result.user_id.clone(), mine);
     }
     out.table(
         &[
@@ -663,10 +727,37 @@ async fn show_destinations(
         ],
         &rows,
     );
-    let all_names: BTreeSet<&String> = received.values().flat_map(|r| r.names.iter()).collect();
-    let names: Vec<&str> = all_names.iter().map(|s| s.as_str()).collect();
-    out.info(format!("synced contacts: {}", names.join(", ")));
+    if list_names {
+        let names: BTreeSet<&str> = received
+            .values()
+            .flat_map(|r| r.names.iter().map(String::as_str))
+            .collect();
+        out.info("each of them received:");
+        for line in wrap(&names.into_iter().collect::<Vec<_>>(), 100) {
+            out.info(format!("  {line}"));
+        }
+    }
     Ok(received)
+}
+
+/// Joins words with ", " into lines of at most `width` characters.
+fn wrap(words: &[&str], width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in words {
+        if !line.is_empty() && line.chars().count() + word.chars().count() + 2 > width {
+            line.push(',');
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push_str(", ");
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// Every destination user holds exactly `expected` contacts from the sync, each source once.
@@ -678,20 +769,23 @@ fn check_every_user(
     let wrong: Vec<String> = received
         .iter()
         .filter(|(_, r)| r.managed != expected)
-        .map(|(user, r)| format!("{user} has {}", r.managed))
+        .map(|(_, r)| format!("{} has {}", r.email, r.managed))
         .collect();
     out.check(
         wrong.is_empty(),
         if wrong.is_empty() {
             format!("every destination user holds all {expected} contacts")
         } else {
-            format!("every destination user holds all {expected} contacts: {}", wrong.join(", "))
+            format!(
+                "every destination user holds all {expected} contacts: {}",
+                wrong.join(", ")
+            )
         },
     )?;
-    let doubled: Vec<&String> = received
-        .iter()
-        .filter(|(_, r)| r.has_duplicates())
-        .map(|(user, _)| user)
+    let doubled: Vec<&str> = received
+        .values()
+        .filter(|r| r.has_duplicates())
+        .map(|r| r.email.as_str())
         .collect();
     out.check(
         doubled.is_empty(),
@@ -714,7 +808,10 @@ async fn add_source_contact(
 ) -> Result<(), DemoError> {
     let google = |what: &str| {
         let what = what.to_owned();
-        move |source| DemoError::Google { what, source }
+        move |source| DemoError::Google {
+            what,
+            source: Box::new(source),
+        }
     };
     let mut person = Person::default();
     person.fields.insert(
@@ -746,11 +843,41 @@ async fn add_source_contact(
             })
     });
     let Some(resource_name) = created.and_then(|p| p.resource_name.clone()) else {
-        return Err(CheckFailed(format!("the new contact {email} is in {user}'s connections")).into());
+        return Err(CheckFailed(format!(
+            "the new contact {email} is in {user}'s connections"
+        ))
+        .into());
     };
     clients
         .people
         .modify_contact_group_members(user, group_resource, &[resource_name], &[])
         .await
         .map_err(google("contactGroups.members.modify"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_wrap_at_the_width() {
+        let lines = wrap(&["Ann Lee", "Bo Chen", "Cy Diaz"], 18);
+        assert_eq!(lines, vec!["Ann Lee, Bo Chen,", "Cy Diaz"]);
+        assert!(wrap(&[], 10).is_empty());
+    }
+
+    #[test]
+    fn the_demo_seed_lets_the_admin_rename_users() {
+        let seed = demo_seed();
+        assert!(
+            seed.delegation_scopes
+                .iter()
+                .any(|s| s == DIRECTORY_USER_SCOPE)
+        );
+        let plan = DemoPlan::sample();
+        assert!(seed.users.iter().any(|u| u.email == plan.source_user));
+        assert!(seed.users.iter().any(|u| u.email == plan.rename.0));
+        assert!(seed.groups.iter().any(|g| g.email == plan.group));
+        assert!(seed.org_units.contains(&plan.org_unit));
+    }
 }

@@ -35,12 +35,6 @@ impl Default for Caller {
     }
 }
 
-impl Caller {
-    pub fn user_arn(&self) -> String {
-        format!("arn:aws:iam::{}:user/{}", self.account_id, self.name)
-    }
-}
-
 /// What the gateway knows about one incoming request.
 #[derive(Debug, Clone)]
 pub struct IncomingRequest<'a> {
@@ -122,7 +116,8 @@ pub fn api_gateway_v2_event(req: &IncomingRequest<'_>, caller: &Caller) -> Value
                     "callerId": caller.name,
                     "cognitoIdentity": null,
                     "principalOrgId": null,
-                    "userArn": caller.user_arn(),
+                    // No signature, so no verified ARN: the functions then record the caller id.
+                    "userArn": null,
                     "userId": caller.name,
                 }
             },
@@ -183,7 +178,9 @@ pub struct EventError(#[from] serde_json::Error);
 /// Converts an API Gateway v2 event into the request lambda_http hands to a function, as the runtime does.
 pub fn lambda_request(event: Value) -> Result<lambda_http::Request, EventError> {
     let event: ApiGatewayV2httpRequest = serde_json::from_value(event)?;
-    Ok(lambda_http::Request::from(LambdaRequest::ApiGatewayV2(event)))
+    Ok(lambda_http::Request::from(LambdaRequest::ApiGatewayV2(
+        event,
+    )))
 }
 
 /// Converts a function's response into the HTTP response API Gateway sends (status, headers, body).
@@ -250,8 +247,8 @@ mod tests {
         assert_eq!(event["cookies"], json!(["c1=1", "c2=2"]));
         assert_eq!(event["queryStringParameters"]["tag"], "a,b c");
         assert_eq!(
-            event["requestContext"]["authorizer"]["iam"]["userArn"],
-            "arn:aws:iam::123456789012:user/local"
+            event["requestContext"]["authorizer"]["iam"]["callerId"],
+            "local"
         );
 
         let request = lambda_request(event).expect("valid event");
@@ -288,7 +285,8 @@ mod tests {
             source_ip: "127.0.0.1".to_owned(),
             request_id: "r".to_owned(),
         };
-        let request = lambda_request(api_gateway_v2_event(&text, &Caller::default())).expect("event");
+        let request =
+            lambda_request(api_gateway_v2_event(&text, &Caller::default())).expect("event");
         assert_eq!(request.body().as_ref(), br#"{"name":"x"}"#);
 
         let binary = IncomingRequest {

@@ -264,9 +264,15 @@ mod tests {
         let params = match_path("/syncs/{id}/runs/{run_id}", "/syncs/01A/runs/01B").expect("match");
         assert_eq!(params.get("id").map(String::as_str), Some("01A"));
         assert_eq!(params.get("run_id").map(String::as_str), Some("01B"));
-        let params = match_path("/users/{user}/contact-groups", "/users/sales%40example.com/contact-groups")
-            .expect("match");
-        assert_eq!(params.get("user").map(String::as_str), Some("sales@example.com"));
+        let params = match_path(
+            "/users/{user}/contact-groups",
+            "/users/sales%40example.com/contact-groups",
+        )
+        .expect("match");
+        assert_eq!(
+            params.get("user").map(String::as_str),
+            Some("sales@example.com")
+        );
         assert!(match_path("/syncs/{id}", "/syncs").is_none());
         assert!(match_path("/syncs/{id}", "/syncs/1/runs").is_none());
         assert!(match_path("/syncs", "/other").is_none());

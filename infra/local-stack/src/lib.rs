@@ -7,4 +7,9 @@ pub mod gateway;
 pub mod moto;
 pub mod ports;
 pub mod report;
+pub mod stack;
 pub mod template;
+pub mod wiring;
+
+pub use demo::{DemoPlan, DemoSummary, DemoTarget};
+pub use stack::{LocalOptions, MotoSetting, RunningStack, StackError, start};

@@ -154,7 +154,10 @@ pub fn format_table(headers: &[&str], rows: &[Vec<String>]) -> Vec<String> {
             .enumerate()
             .map(|(i, cell)| {
                 let width = widths.get(i).copied().unwrap_or(0);
-                format!("{cell}{}", " ".repeat(width.saturating_sub(cell.chars().count())))
+                format!(
+                    "{cell}{}",
+                    " ".repeat(width.saturating_sub(cell.chars().count()))
+                )
             })
             .collect();
         padded.join("  ").trim_end().to_owned()

@@ -9,7 +9,7 @@ use serde_yaml::Value;
 
 /// template.yaml at the root of the workspace this crate was built in.
 pub fn default_template_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml")
+    crate::stack::repo_root().join("template.yaml")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -180,7 +180,9 @@ pub fn parse_routes(text: &str, origin: &str) -> Result<Vec<Route>, TemplateErro
                 ))
             })?;
             validate_path(path).map_err(|detail| {
-                invalid(format!("{logical_id}.Events.{event_name}: Path {path:?} {detail}"))
+                invalid(format!(
+                    "{logical_id}.Events.{event_name}: Path {path:?} {detail}"
+                ))
             })?;
             routes.push(Route {
                 method,
@@ -340,7 +342,10 @@ Resources:
 
     #[test]
     fn rejects_duplicate_routes_and_bad_methods() {
-        let dup = TEMPLATE.replace("Path: \"/syncs/{id}/runs/{run_id}\"", "Path: \"/syncs/{id}/runs\"");
+        let dup = TEMPLATE.replace(
+            "Path: \"/syncs/{id}/runs/{run_id}\"",
+            "Path: \"/syncs/{id}/runs\"",
+        );
         let err = parse_routes(&dup, "t.yaml").expect_err("duplicate");
         assert!(err.to_string().contains("declared twice"), "{err}");
         let bad = TEMPLATE.replace("Method: post", "Method: fetch");
