@@ -22,7 +22,7 @@ use contact_sync::store::{DynamoStore, SyncStore, create_table};
 use contact_sync::sync::executor::{ExecutorConfig, build_engine};
 use contact_sync::sync::markers;
 use contact_sync::sync::normalize;
-use contact_sync::sync::{Engine, EngineSettings, RunReport};
+use contact_sync::sync::{Clock, Engine, EngineSettings, RunReport};
 use google_emulator::{EmulatorOptions, RunningEmulator, Seed};
 use serde_json::{Value, json};
 
@@ -163,6 +163,20 @@ impl Rig {
             tokens,
             http,
         })
+    }
+
+    /// Another engine on the same Google clients, store and dispatcher, whose clock runs `offset` ahead (a later
+    /// invocation, e.g. after a crashed run's lease expired).
+    pub fn engine_with_clock_offset(&self, offset: chrono::Duration) -> Arc<Engine> {
+        let engine = Engine::new(
+            Arc::clone(&self.google.people),
+            Arc::clone(&self.google.directory),
+            Arc::clone(&self.store),
+            Arc::clone(&self.dispatcher) as Arc<dyn Dispatcher>,
+            self.engine.settings().clone(),
+        )
+        .with_clock(Arc::new(OffsetClock(offset)));
+        Arc::new(engine)
     }
 
     // ---- syncs and runs -------------------------------------------------------------------------------------
@@ -486,6 +500,16 @@ impl Rig {
             .filter(|(m, _)| m.starts_with("people.") && !PEOPLE_WRITES.contains(&m.as_str()))
             .map(|(_, n)| n)
             .sum()
+    }
+}
+
+/// The system clock shifted by a fixed offset.
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock(pub chrono::Duration);
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.0
     }
 }
 
