@@ -44,6 +44,10 @@
 //! attributes; definition updates `SET` only the definition's attributes, so neither overwrites the other.
 //!
 //! A lease is unexpired while `lease_until > now`; at `lease_until == now` another run may take it.
+//!
+//! Reads of single items and partitions are strongly consistent. `list_syncs` reads GSI1, which DynamoDB
+//! keeps eventually consistent: a definition created or renamed a moment ago may be missing from (or out of
+//! place in) a listing for a short while; `get_sync` always sees it.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -934,6 +938,35 @@ async fn enable_ttl(client: &Client, table: &str) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn definition_updates_set_every_field_but_the_id_and_last_run() {
+        let mut sync = crate::store::contract::definition("S1", "Sales");
+        sync.last_run = Some(RunSummary {
+            run_id: "R1".to_owned(),
+            status: crate::model::RunStatus::Succeeded,
+            started_at: crate::store::contract::at(0),
+            finished_at: None,
+            totals: Default::default(),
+        });
+        let update = definition_update(&sync).expect("definition_update");
+        let mut set: Vec<&str> = update.names.values().map(String::as_str).collect();
+        set.sort_unstable();
+        let mut expected: Vec<&str> = struct_fields::<SyncDefinition>()
+            .iter()
+            .copied()
+            .filter(|f| !["id", LAST_RUN].contains(f))
+            .chain([GSI1SK])
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(set, expected);
+        assert!(
+            !update.expression.contains("REMOVE"),
+            "{}",
+            update.expression
+        );
+        assert_eq!(update.values.len(), update.names.len());
+    }
 
     #[test]
     fn struct_fields_lists_every_definition_field() {
