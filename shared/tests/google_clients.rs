@@ -142,6 +142,38 @@ async fn tokens_are_obtained_once_per_user_and_cached() {
 }
 
 #[tokio::test]
+async fn tokens_are_renewed_before_they_expire() {
+    let (emu, clients) = start(options(0)).await;
+    emu.configure(ConfigUpdate {
+        token_lifetime_secs: Some(2),
+        ..Default::default()
+    });
+    clients
+        .people
+        .list_contact_groups(ANN)
+        .await
+        .expect("groups");
+    clients
+        .people
+        .list_contact_groups(ANN)
+        .await
+        .expect("groups");
+    assert_eq!(emu.stats().tokens_issued, 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    clients
+        .people
+        .list_contact_groups(ANN)
+        .await
+        .expect("groups");
+    assert_eq!(
+        emu.stats().tokens_issued,
+        2,
+        "renewed within the refresh margin"
+    );
+    assert_eq!(clients.stats().retries, 0, "never sent an expired token");
+}
+
+#[tokio::test]
 async fn contacts_round_trip_as_two_users() {
     let (emu, clients) = start(options(0)).await;
     let people = &clients.people;

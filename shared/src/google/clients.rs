@@ -82,3 +82,52 @@ impl GoogleClients {
         self.stats.snapshot()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::google::testing::fixed_key;
+
+    fn endpoints(people: &str, directory: &str) -> GoogleEndpoints {
+        GoogleEndpoints {
+            people_base_url: people.to_owned(),
+            directory_base_url: directory.to_owned(),
+        }
+    }
+
+    #[test]
+    fn construction_checks_urls_admin_and_key() {
+        let (key, _) = fixed_key("http://127.0.0.1:1/token");
+        let ok = endpoints(
+            "https://people.googleapis.com",
+            "https://admin.googleapis.com/",
+        );
+        let clients = GoogleClients::new(
+            key.clone(),
+            &ok,
+            "admin@example.com",
+            RetryPolicy::default(),
+        )
+        .expect("clients");
+        assert_eq!(clients.stats(), RequestStatsSnapshot::default());
+        assert!(format!("{clients:?}").contains("GoogleClients"));
+
+        let bad = endpoints("people.googleapis.com", "https://admin.googleapis.com");
+        assert!(
+            GoogleClients::new(
+                key.clone(),
+                &bad,
+                "admin@example.com",
+                RetryPolicy::default()
+            )
+            .is_err()
+        );
+        assert!(GoogleClients::new(key.clone(), &ok, " ", RetryPolicy::default()).is_err());
+        let mut broken = key;
+        broken.private_key =
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".to_owned();
+        let err = GoogleClients::new(broken, &ok, "admin@example.com", RetryPolicy::default())
+            .expect_err("bad key");
+        assert!(matches!(err, GoogleError::Key(_)));
+    }
+}

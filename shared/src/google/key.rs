@@ -162,6 +162,8 @@ pub async fn load_key_from_secrets_manager(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::google::testing::{Recorded, TestServer, reply_json};
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 
     fn sample_json(private_key: &str, token_uri: &str) -> String {
         serde_json::json!({
@@ -243,6 +245,67 @@ mod tests {
             let text = err.to_string();
             assert!(matches!(err, GoogleError::Key(_)), "{text}");
             assert!(text.contains(expected), "{text} should contain {expected}");
+            assert!(!text.contains("SECRETMATERIAL"), "{text}");
+        }
+    }
+
+    /// A stand-in for Secrets Manager's GetSecretValue (awsJson 1.1): secret id -> SecretString.
+    async fn secrets_server() -> TestServer {
+        TestServer::start(|req: &Recorded| {
+            let id = req.body_json()["SecretId"].as_str().unwrap_or_default().to_owned();
+            let secret = match id.as_str() {
+                "good" => Some(sample_json(FAKE_PEM, DEFAULT_TOKEN_URI)),
+                "empty" => Some("  ".to_owned()),
+                "placeholder" => Some(r#"{"replace":"with the key JSON SECRETMATERIAL"}"#.to_owned()),
+                _ => None,
+            };
+            match secret {
+                Some(s) => reply_json(
+                    200,
+                    &serde_json::json!({"ARN": format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{id}"), "Name": id, "SecretString": s}).to_string(),
+                ),
+                None => reply_json(
+                    400,
+                    r#"{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}"#,
+                ),
+            }
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn loads_the_key_from_secrets_manager_with_helpful_errors() {
+        let server = secrets_server().await;
+        let config = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(server.base_url())
+            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            .build();
+        let client = aws_sdk_secretsmanager::Client::from_conf(config);
+
+        let key = load_key_from_secrets_manager(&client, "good")
+            .await
+            .expect("key");
+        assert_eq!(key.private_key_id, "kid-1");
+        assert_eq!(
+            server.requests()[0].header("x-amz-target"),
+            Some("secretsmanager.GetSecretValue")
+        );
+
+        for (id, expected) in [
+            ("missing", "does not exist or has no value"),
+            ("empty", "is empty"),
+            ("placeholder", "missing field"),
+        ] {
+            let err = load_key_from_secrets_manager(&client, id)
+                .await
+                .expect_err("no usable key");
+            let text = err.to_string();
+            assert!(matches!(err, GoogleError::Key(_)), "{text}");
+            assert!(text.contains(expected), "{text}");
+            assert!(text.contains(KEY_SECRET_ENV), "{text}");
+            assert!(text.contains(id), "{text}");
             assert!(!text.contains("SECRETMATERIAL"), "{text}");
         }
     }
