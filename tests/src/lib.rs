@@ -1,2 +1,3 @@
 
 pub mod executor_support;
+pub mod api_support;

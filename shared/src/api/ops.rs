@@ -618,13 +618,13 @@ pub fn validate_search_text(q: Option<&str>) -> Result<String, ApiError> {
     Ok(q.to_owned())
 }
 
-/// A value for Google's user and group search syntax: `*` dropped (we add our own), quoted when it has spaces
-/// or quotes, with `\` and `'` escaped.
+/// A value for Google's user and group search syntax: `*` dropped (we add our own), quoted when it has spaces,
+/// quotes or the operators `:` and `=`, with `\` and `'` escaped.
 pub fn search_term(q: &str) -> String {
     let cleaned: String = q.chars().filter(|c| *c != '*').collect();
     if cleaned
         .chars()
-        .any(|c| c.is_whitespace() || c == '\'' || c == '"' || c == '\\')
+        .any(|c| c.is_whitespace() || matches!(c, '\'' | '"' | '\\' | ':' | '='))
     {
         format!("'{}'", cleaned.replace('\\', "\\\\").replace('\'', "\\'"))
     } else {
@@ -1389,6 +1389,7 @@ mod tests {
         assert_eq!(search_term("an*n"), "ann");
         assert_eq!(search_term("Mary Ann"), "'Mary Ann'");
         assert_eq!(search_term("o'neil"), "'o\\'neil'");
+        assert_eq!(search_term("a:b=c"), "'a:b=c'");
     }
 
     #[tokio::test]
