@@ -1,6 +1,10 @@
 //! What an API handler receives (the matched route, query parameters, body, the caller) and returns.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::discovery::{Discovery, camel_to_snake};
@@ -117,4 +121,14 @@ pub(crate) enum Reply {
 /// Google's timestamp format (RFC 3339, UTC, microseconds).
 pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// An opaque token (page tokens) carrying a small state: URL-safe base64 of compact JSON.
+pub(crate) fn encode_opaque<T: Serialize>(state: &T) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(state).unwrap_or_default())
+}
+
+/// The state of a token made by [`encode_opaque`]; None when it is not one.
+pub(crate) fn decode_opaque<T: DeserializeOwned>(token: &str) -> Option<T> {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token).ok()?).ok()
 }

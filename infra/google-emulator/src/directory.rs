@@ -5,40 +5,17 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::api::{Call, Query, Reply};
+use crate::api::{Call, Query, Reply, decode_opaque, encode_opaque};
 use crate::error::ApiError;
 use crate::ids;
 use crate::query;
-use crate::world::{Member, Owner, World, domain_of};
+use crate::world::{Group, Member, Owner, User, World, domain_of};
 
 /// Directory page tokens: an offset into the ordered result, valid for one set of parameters.
 #[derive(Debug, Serialize, Deserialize)]
 struct PageToken {
     o: usize,
     f: u64,
-}
-
-fn encode_page(offset: usize, fingerprint: u64) -> String {
-    use base64::Engine;
-    let bytes = serde_json::to_vec(&PageToken {
-        o: offset,
-        f: fingerprint,
-    })
-    .unwrap_or_default();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn decode_page(token: &str, fingerprint: u64) -> Result<usize, ApiError> {
-    use base64::Engine;
-    let bad = || ApiError::directory(400, "Invalid Input: pageToken", "invalid");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .map_err(|_| bad())?;
-    let t: PageToken = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    if t.f != fingerprint {
-        return Err(bad());
-    }
-    Ok(t.o)
 }
 
 /// Serves one page of `items` and the token of the next.
@@ -49,13 +26,21 @@ fn paginate<T>(
     fingerprint: u64,
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
     let offset = match q.get("pageToken").filter(|t| !t.is_empty()) {
-        Some(t) => decode_page(t, fingerprint)?,
+        Some(t) => decode_opaque::<PageToken>(t)
+            .filter(|p| p.f == fingerprint)
+            .map(|p| p.o)
+            .ok_or_else(|| ApiError::directory(400, "Invalid Input: pageToken", "invalid"))?,
         None => 0,
     };
     let total = items.len();
     let page: Vec<T> = items.into_iter().skip(offset).take(max).collect();
     let next = offset + page.len();
-    let token = (next < total).then(|| encode_page(next, fingerprint));
+    let token = (next < total).then(|| {
+        encode_opaque(&PageToken {
+            o: next,
+            f: fingerprint,
+        })
+    });
     Ok((page, token))
 }
 
@@ -407,21 +392,20 @@ fn list_users(world: &World, call: &Call<'_>, public_view: bool) -> Result<Value
     let q = call.query;
     let domain = check_scope_params(world, q)?;
     let max = max_results(q, 100, 500)?;
-    let clauses = query::parse(q.str("query"))?;
-    let mut users = Vec::new();
-    if !q.flag("showDeleted") {
-        for u in world.users.values() {
-            if domain
+    let filter = query::UserFilter::compile(world, &query::parse(q.str("query"))?)?;
+    let show_deleted = q.flag("showDeleted");
+    let mut users: Vec<&User> = world
+        .users
+        .values()
+        // Nobody is ever deleted in the emulator: showDeleted=true lists nobody.
+        .filter(|_| !show_deleted)
+        .filter(|u| {
+            domain
                 .as_deref()
-                .is_some_and(|d| domain_of(&u.primary_email) != d)
-            {
-                continue;
-            }
-            if query::user_matches(world, u, &clauses)? {
-                users.push(u);
-            }
-        }
-    }
+                .is_none_or(|d| domain_of(&u.primary_email) == d)
+        })
+        .filter(|u| filter.matches(world, u))
+        .collect();
     let order = q.str("orderBy").to_ascii_lowercase();
     users.sort_by_key(|u| {
         let key = match order.as_str() {
@@ -466,6 +450,43 @@ fn list_users(world: &World, call: &Call<'_>, public_view: bool) -> Result<Value
     Ok(Value::Object(out))
 }
 
+/// A new primary address for `owner` must be in one of the customer's domains and not be somebody
+/// else's address (its own aliases are fine).
+fn check_new_address(
+    world: &World,
+    email: &str,
+    owner: &Owner,
+    field: &str,
+) -> Result<(), ApiError> {
+    if !email.contains('@') || !world.domains.contains(&domain_of(email)) {
+        return Err(ApiError::directory(
+            400,
+            format!("Invalid Input: {field}"),
+            "invalid",
+        ));
+    }
+    match world.owner_of(email) {
+        Some(other) if other != *owner => Err(ApiError::directory(
+            409,
+            "Entity already exists.",
+            "duplicate",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A rename: the new address becomes primary, the old one an alias (as Google does).
+fn rename_address(primary: &mut String, aliases: &mut Vec<String>, new: &str) {
+    if new.eq_ignore_ascii_case(primary) {
+        return;
+    }
+    let old = std::mem::replace(primary, new.to_string());
+    aliases.retain(|a| !a.eq_ignore_ascii_case(new));
+    if !aliases.iter().any(|a| a.eq_ignore_ascii_case(&old)) {
+        aliases.push(old);
+    }
+}
+
 /// users.update / users.patch (both have patch semantics): rename, names, org unit, suspension.
 fn patch_user(world: &mut World, id: &str, body: &Value) -> Result<(), ApiError> {
     let new_email = body
@@ -473,31 +494,12 @@ fn patch_user(world: &mut World, id: &str, body: &Value) -> Result<(), ApiError>
         .and_then(Value::as_str)
         .map(str::trim);
     if let Some(email) = new_email {
-        let current = world
-            .users
-            .get(id)
-            .map(|u| u.primary_email.clone())
-            .unwrap_or_default();
-        if !email.eq_ignore_ascii_case(&current) {
-            if !email.contains('@') || !world.domains.contains(&domain_of(email)) {
-                return Err(ApiError::directory(
-                    400,
-                    "Invalid Input: primary_user_email",
-                    "invalid",
-                ));
-            }
-            match world.owner_of(email) {
-                Some(Owner::User(owner)) if owner == id => {}
-                Some(_) => {
-                    return Err(ApiError::directory(
-                        409,
-                        "Entity already exists.",
-                        "duplicate",
-                    ));
-                }
-                None => {}
-            }
-        }
+        check_new_address(
+            world,
+            email,
+            &Owner::User(id.to_string()),
+            "primary_user_email",
+        )?;
     }
     let new_ou =
         match body.get("orgUnitPath").and_then(Value::as_str) {
@@ -509,14 +511,8 @@ fn patch_user(world: &mut World, id: &str, body: &Value) -> Result<(), ApiError>
     let Some(user) = world.users.get_mut(id) else {
         return Err(ApiError::directory_not_found("userKey"));
     };
-    if let Some(email) = new_email
-        && !email.eq_ignore_ascii_case(&user.primary_email)
-    {
-        let old = std::mem::replace(&mut user.primary_email, email.to_string());
-        user.aliases.retain(|a| !a.eq_ignore_ascii_case(email));
-        if !user.aliases.iter().any(|a| a.eq_ignore_ascii_case(&old)) {
-            user.aliases.push(old);
-        }
+    if let Some(email) = new_email {
+        rename_address(&mut user.primary_email, &mut user.aliases, email);
     }
     if let Some(name) = body.get("name") {
         if let Some(g) = name.get("givenName").and_then(Value::as_str) {
@@ -558,18 +554,14 @@ fn list_groups(world: &World, call: &Call<'_>) -> Result<Value, ApiError> {
     };
     let max = max_results(q, 200, 200)?;
     let clauses = query::parse(q.str("query"))?;
-    let mut groups = Vec::new();
-    for g in world.groups.values() {
-        if domain.as_deref().is_some_and(|d| domain_of(&g.email) != d) {
-            continue;
-        }
-        if member_of.as_ref().is_some_and(|m| !g.members.contains(m)) {
-            continue;
-        }
-        if query::group_matches(g, &clauses)? {
-            groups.push(g);
-        }
-    }
+    query::check_group_query(&clauses)?;
+    let mut groups: Vec<&Group> = world
+        .groups
+        .values()
+        .filter(|g| domain.as_deref().is_none_or(|d| domain_of(&g.email) == d))
+        .filter(|g| member_of.as_ref().is_none_or(|m| g.members.contains(m)))
+        .filter(|g| query::group_matches(g, &clauses))
+        .collect();
     groups.sort_by_key(|g| g.email.to_lowercase());
     if !sort_ascending(q) {
         groups.reverse();
@@ -607,39 +599,13 @@ fn list_groups(world: &World, call: &Call<'_>) -> Result<Value, ApiError> {
 fn patch_group(world: &mut World, id: &str, body: &Value) -> Result<(), ApiError> {
     let new_email = body.get("email").and_then(Value::as_str).map(str::trim);
     if let Some(email) = new_email {
-        let current = world
-            .groups
-            .get(id)
-            .map(|g| g.email.clone())
-            .unwrap_or_default();
-        if !email.eq_ignore_ascii_case(&current) {
-            if !email.contains('@') || !world.domains.contains(&domain_of(email)) {
-                return Err(ApiError::directory(400, "Invalid Input: email", "invalid"));
-            }
-            match world.owner_of(email) {
-                Some(Owner::Group(owner)) if owner == id => {}
-                Some(_) => {
-                    return Err(ApiError::directory(
-                        409,
-                        "Entity already exists.",
-                        "duplicate",
-                    ));
-                }
-                None => {}
-            }
-        }
+        check_new_address(world, email, &Owner::Group(id.to_string()), "email")?;
     }
     let Some(group) = world.groups.get_mut(id) else {
         return Err(ApiError::directory_not_found("groupKey"));
     };
-    if let Some(email) = new_email
-        && !email.eq_ignore_ascii_case(&group.email)
-    {
-        let old = std::mem::replace(&mut group.email, email.to_string());
-        group.aliases.retain(|a| !a.eq_ignore_ascii_case(email));
-        if !group.aliases.iter().any(|a| a.eq_ignore_ascii_case(&old)) {
-            group.aliases.push(old);
-        }
+    if let Some(email) = new_email {
+        rename_address(&mut group.email, &mut group.aliases, email);
     }
     if let Some(name) = body.get("name").and_then(Value::as_str) {
         group.name = name.to_string();

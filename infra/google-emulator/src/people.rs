@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::api::{Call, Reply, timestamp};
+use crate::api::{Call, Reply, decode_opaque, encode_opaque, timestamp};
 use crate::discovery::{Api, discovery};
 use crate::error::ApiError;
 use crate::ids;
@@ -67,10 +67,11 @@ struct UserGroup {
     update_time: String,
 }
 
+/// A deleted contact (key: its number) or contact group (key: its id), kept for sync tokens.
 #[derive(Debug, Clone)]
-struct Tombstone {
+struct Tombstone<K> {
+    key: K,
     seq: u64,
-    resource_name: String,
     etag: String,
     update_time: String,
 }
@@ -88,8 +89,8 @@ struct PreparedUpdate {
 pub(crate) struct Book {
     contacts: BTreeMap<u64, Contact>,
     groups: BTreeMap<String, UserGroup>,
-    contact_tombstones: Vec<Tombstone>,
-    group_tombstones: Vec<Tombstone>,
+    contact_tombstones: Vec<Tombstone<u64>>,
+    group_tombstones: Vec<Tombstone<String>>,
     total_bytes: usize,
     /// Last change to any membership (the system groups' update time).
     system_update_time: String,
@@ -158,20 +159,6 @@ fn sync_token_error() -> ApiError {
     .with_error_info("people.googleapis.com", "EXPIRED_SYNC_TOKEN", [])
 }
 
-fn encode_token<T: Serialize>(t: &T) -> String {
-    use base64::Engine;
-    let bytes = serde_json::to_vec(t).unwrap_or_default();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn decode_token<T: for<'de> Deserialize<'de>>(s: &str) -> Option<T> {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s)
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
 /// A connections.list / contactGroups.list page token: where the previous page ended, for which request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct PageToken {
@@ -185,8 +172,17 @@ struct PageToken {
     f: u64,
 }
 
-fn bad_page_token() -> ApiError {
-    ApiError::invalid_argument("Page token is not valid or does not match the request.")
+/// The page token of a list request, checked against the request it must belong to.
+fn read_page_token(call: &Call<'_>, fingerprint: u64) -> Result<Option<PageToken>, ApiError> {
+    match call.query.get("pageToken").filter(|t| !t.is_empty()) {
+        Some(t) => decode_opaque::<PageToken>(t)
+            .filter(|p| p.f == fingerprint)
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::invalid_argument("Page token is not valid or does not match the request.")
+            }),
+        None => Ok(None),
+    }
 }
 
 fn page_size(call: &Call<'_>, default: i64) -> Result<usize, ApiError> {
@@ -514,8 +510,8 @@ impl Book {
             self.total_bytes -= c.size;
             let seq = counters.tick();
             self.contact_tombstones.push(Tombstone {
+                key: num,
                 seq,
-                resource_name: contact_resource_name(num),
                 etag: ids::people_etag(&[user_id, &num.to_string(), &seq.to_string()]),
                 update_time: now.to_string(),
             });
@@ -623,18 +619,7 @@ pub(crate) fn handle(world: &mut World, call: &Call<'_>) -> Result<Reply, ApiErr
             get_person(book, users, user_id, id, &mask)?
         }
         "people.people.getBatchGet" => {
-            let names = q.all("resourceNames");
-            if names.is_empty() {
-                return Err(ApiError::invalid_argument(
-                    "Must specify at least one resource name.",
-                ));
-            }
-            if names.len() > 200 {
-                return Err(ApiError::invalid_argument(format!(
-                    "Too many resource names: {}. The maximum is 200.",
-                    names.len()
-                )));
-            }
+            let names = batch_get_names(call)?;
             let mask = person::read_mask_param(
                 q.get("personFields"),
                 q.get("requestMask.includeField"),
@@ -698,122 +683,9 @@ pub(crate) fn handle(world: &mut World, call: &Call<'_>) -> Result<Reply, ApiErr
             book.delete_contact(counters, user_id, num, &now);
             json!({})
         }
-        "people.people.batchCreateContacts" => {
-            let contacts = body
-                .get("contacts")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            check_batch_size(contacts.len(), 200, "contacts")?;
-            let read = batch_read_mask(body)?;
-            let mut prepared = Vec::with_capacity(contacts.len());
-            for c in &contacts {
-                let p = c.get("contactPerson").cloned().unwrap_or(json!({}));
-                prepared.push(book.prepare_create(&p)?);
-            }
-            book.check_capacity(prepared.len(), call.max_contacts_per_user)?;
-            let mut nums = Vec::with_capacity(prepared.len());
-            for (fields, groups) in prepared {
-                nums.push(book.insert_contact(counters, user_id, fields, groups, &now)?);
-            }
-            match read {
-                None => json!({}),
-                Some(mask) => {
-                    let created: Vec<Value> = nums
-                        .iter()
-                        .filter_map(|n| book.contacts.get(n))
-                        .map(|c| {
-                            json!({
-                                "httpStatusCode": 200,
-                                "person": book.render_contact(c, &mask, false),
-                                "status": {},
-                            })
-                        })
-                        .collect();
-                    json!({ "createdPeople": created })
-                }
-            }
-        }
-        "people.people.batchUpdateContacts" => {
-            let contacts = body
-                .get("contacts")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            check_batch_size(contacts.len(), 200, "contacts")?;
-            let mask = person::parse_mask(
-                body.get("updateMask").and_then(Value::as_str),
-                "updateMask",
-                UPDATABLE_FIELDS,
-                true,
-                "people/batchUpdateContacts",
-            )?;
-            let read = batch_read_mask(body)?;
-            let mut prepared = Vec::with_capacity(contacts.len());
-            for (rn, p) in &contacts {
-                let num = parse_contact_name(rn)?;
-                prepared.push((rn.clone(), num, book.prepare_update(num, p, &mask)?));
-            }
-            let mut total = book.total_bytes;
-            for (_, num, update) in &prepared {
-                let old = book.contacts.get(num).map(|c| c.size).unwrap_or(0);
-                total = total - old + update.size;
-            }
-            if total > MAX_BOOK_BYTES {
-                return Err(ApiError::failed_precondition(
-                    "Contacts storage limit reached (20 MB).",
-                ));
-            }
-            let mut updated = Vec::with_capacity(prepared.len());
-            for (rn, num, update) in prepared {
-                book.apply_update(counters, user_id, num, update, &now);
-                updated.push((rn, num));
-            }
-            match read {
-                None => json!({}),
-                Some(mask) => {
-                    let mut result = Map::new();
-                    for (rn, num) in updated {
-                        if let Some(c) = book.contacts.get(&num) {
-                            result.insert(
-                                rn.clone(),
-                                json!({
-                                    "httpStatusCode": 200,
-                                    "person": book.render_contact(c, &mask, false),
-                                    "requestedResourceName": rn,
-                                    "status": {},
-                                }),
-                            );
-                        }
-                    }
-                    json!({ "updateResult": result })
-                }
-            }
-        }
-        "people.people.batchDeleteContacts" => {
-            let names: Vec<String> = body
-                .get("resourceNames")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
-            check_batch_size(names.len(), 500, "resourceNames")?;
-            let mut nums = Vec::with_capacity(names.len());
-            for rn in &names {
-                let num = parse_contact_name(rn)?;
-                // [B] Google refuses the whole batch when a contact does not exist.
-                book.contact(num)?;
-                nums.push(num);
-            }
-            for num in nums {
-                book.delete_contact(counters, user_id, num, &now);
-            }
-            json!({})
-        }
+        "people.people.batchCreateContacts" => batch_create(book, counters, call, &now)?,
+        "people.people.batchUpdateContacts" => batch_update(book, counters, call, &now)?,
+        "people.people.batchDeleteContacts" => batch_delete(book, counters, call, &now)?,
         "people.contactGroups.list" => list_groups(book, counters, sync_tokens, call)?,
         "people.contactGroups.get" => {
             let id = call.route.var("contactGroupsId");
@@ -823,18 +695,7 @@ pub(crate) fn handle(world: &mut World, call: &Call<'_>) -> Result<Reply, ApiErr
                 .ok_or_else(ApiError::entity_not_found)?
         }
         "people.contactGroups.batchGet" => {
-            let names = q.all("resourceNames");
-            if names.is_empty() {
-                return Err(ApiError::invalid_argument(
-                    "Must specify at least one resource name.",
-                ));
-            }
-            if names.len() > 200 {
-                return Err(ApiError::invalid_argument(format!(
-                    "Too many resource names: {}. The maximum is 200.",
-                    names.len()
-                )));
-            }
+            let names = batch_get_names(call)?;
             let fields = group_fields(q.get("groupFields"), DEFAULT_GROUP_FIELDS)?;
             let max = max_members(call)?;
             let responses: Vec<Value> = names
@@ -872,107 +733,8 @@ pub(crate) fn handle(world: &mut World, call: &Call<'_>) -> Result<Reply, ApiErr
             book.render_group(user_id, &id, &fields, 0)
                 .ok_or_else(ApiError::entity_not_found)?
         }
-        "people.contactGroups.update" => {
-            let id = call.route.var("contactGroupsId").to_string();
-            let group = body.get("contactGroup").cloned().unwrap_or(json!({}));
-            if is_system_group(&id) {
-                return Err(ApiError::invalid_argument(
-                    "System contact groups cannot be updated.",
-                ));
-            }
-            let current = book
-                .groups
-                .get(&id)
-                .ok_or_else(ApiError::entity_not_found)?;
-            if let Some(rn) = group.get("resourceName").and_then(Value::as_str)
-                && !rn.is_empty()
-                && rn != group_resource_name(&id)
-            {
-                return Err(ApiError::invalid_argument(
-                    "contactGroup.resourceName does not match the resource name of the request.",
-                ));
-            }
-            if let Some(etag) = group.get("etag").and_then(Value::as_str)
-                && !etag.is_empty()
-                && etag != current.etag
-            {
-                return Err(ApiError::failed_precondition(GROUP_ETAG_MISMATCH));
-            }
-            let update_fields = group_mask(
-                body.get("updateGroupFields").and_then(Value::as_str),
-                &["name"],
-                &["clientData", "name"],
-                "updateGroupFields",
-            )?;
-            let read_fields = group_fields(
-                body.get("readGroupFields").and_then(Value::as_str),
-                DEFAULT_READ_GROUP_FIELDS,
-            )?;
-            let new_name = group
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .trim()
-                .to_string();
-            if update_fields.contains(&"name") {
-                if new_name.is_empty() {
-                    return Err(ApiError::invalid_argument(
-                        "Contact group name must not be empty.",
-                    ));
-                }
-                if book.group_name_taken(&new_name, Some(&id)) {
-                    return Err(ApiError::already_exists(
-                        "Contact group name already exists.",
-                    ));
-                }
-            }
-            if let Some(g) = book.groups.get_mut(&id) {
-                if update_fields.contains(&"name") {
-                    g.name = new_name;
-                }
-                if update_fields.contains(&"clientData") {
-                    g.client_data = group
-                        .get("clientData")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default();
-                }
-            }
-            book.touch_group(counters, user_id, &id, &now);
-            book.render_group(user_id, &id, &read_fields, 0)
-                .ok_or_else(ApiError::entity_not_found)?
-        }
-        "people.contactGroups.delete" => {
-            let id = call.route.var("contactGroupsId").to_string();
-            if is_system_group(&id) {
-                return Err(ApiError::invalid_argument(
-                    "System contact groups cannot be deleted.",
-                ));
-            }
-            if !book.groups.contains_key(&id) {
-                return Err(ApiError::entity_not_found());
-            }
-            let members: Vec<u64> = book.members_of(&id).iter().map(|c| c.num).collect();
-            for num in members {
-                if q.flag("deleteContacts") {
-                    book.delete_contact(counters, user_id, num, &now);
-                } else {
-                    if let Some(c) = book.contacts.get_mut(&num) {
-                        c.groups.remove(&id);
-                    }
-                    book.bump_contact(counters, user_id, num, &now);
-                }
-            }
-            book.groups.remove(&id);
-            let seq = counters.tick();
-            book.group_tombstones.push(Tombstone {
-                seq,
-                resource_name: group_resource_name(&id),
-                etag: ids::people_etag(&["group", user_id, &id, &seq.to_string()]),
-                update_time: now.clone(),
-            });
-            json!({})
-        }
+        "people.contactGroups.update" => update_group(book, counters, call, &now)?,
+        "people.contactGroups.delete" => delete_group(book, counters, call, &now)?,
         "people.contactGroups.members.modify" => {
             let id = call.route.var("contactGroupsId").to_string();
             modify_members(book, counters, user_id, &id, body, &now)?
@@ -985,6 +747,281 @@ pub(crate) fn handle(world: &mut World, call: &Call<'_>) -> Result<Reply, ApiErr
         }
     };
     Ok(Reply::Json(value))
+}
+
+/// people:batchCreateContacts: all or nothing; an empty readMask skips the read-back.
+fn batch_create(
+    book: &mut Book,
+    counters: &mut Counters,
+    call: &Call<'_>,
+    now: &str,
+) -> Result<Value, ApiError> {
+    let body = &call.body;
+    let user_id = call.subject;
+    let contacts = body
+        .get("contacts")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    check_batch_size(contacts.len(), 200, "contacts")?;
+    let read = batch_read_mask(body)?;
+    let mut prepared = Vec::with_capacity(contacts.len());
+    for c in &contacts {
+        let p = c.get("contactPerson").cloned().unwrap_or(json!({}));
+        prepared.push(book.prepare_create(&p)?);
+    }
+    book.check_capacity(prepared.len(), call.max_contacts_per_user)?;
+    let mut nums = Vec::with_capacity(prepared.len());
+    for (fields, groups) in prepared {
+        nums.push(book.insert_contact(counters, user_id, fields, groups, now)?);
+    }
+    let Some(mask) = read else {
+        return Ok(json!({}));
+    };
+    let created: Vec<Value> = nums
+        .iter()
+        .filter_map(|n| book.contacts.get(n))
+        .map(|c| {
+            json!({
+                "httpStatusCode": 200,
+                "person": book.render_contact(c, &mask, false),
+                "status": {},
+            })
+        })
+        .collect();
+    Ok(json!({ "createdPeople": created }))
+}
+
+/// people:batchUpdateContacts: every etag must be current; all or nothing.
+fn batch_update(
+    book: &mut Book,
+    counters: &mut Counters,
+    call: &Call<'_>,
+    now: &str,
+) -> Result<Value, ApiError> {
+    let body = &call.body;
+    let user_id = call.subject;
+    let contacts = body
+        .get("contacts")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    check_batch_size(contacts.len(), 200, "contacts")?;
+    let mask = person::parse_mask(
+        body.get("updateMask").and_then(Value::as_str),
+        "updateMask",
+        UPDATABLE_FIELDS,
+        true,
+        "people/batchUpdateContacts",
+    )?;
+    let read = batch_read_mask(body)?;
+    let mut prepared = Vec::with_capacity(contacts.len());
+    for (rn, p) in &contacts {
+        let num = parse_contact_name(rn)?;
+        prepared.push((rn.clone(), num, book.prepare_update(num, p, &mask)?));
+    }
+    let mut total = book.total_bytes;
+    for (_, num, update) in &prepared {
+        let old = book.contacts.get(num).map(|c| c.size).unwrap_or(0);
+        total = total - old + update.size;
+    }
+    if total > MAX_BOOK_BYTES {
+        return Err(ApiError::failed_precondition(
+            "Contacts storage limit reached (20 MB).",
+        ));
+    }
+    let mut updated = Vec::with_capacity(prepared.len());
+    for (rn, num, update) in prepared {
+        book.apply_update(counters, user_id, num, update, now);
+        updated.push((rn, num));
+    }
+    let Some(mask) = read else {
+        return Ok(json!({}));
+    };
+    let mut result = Map::new();
+    for (rn, num) in updated {
+        if let Some(c) = book.contacts.get(&num) {
+            result.insert(
+                rn.clone(),
+                json!({
+                    "httpStatusCode": 200,
+                    "person": book.render_contact(c, &mask, false),
+                    "requestedResourceName": rn,
+                    "status": {},
+                }),
+            );
+        }
+    }
+    Ok(json!({ "updateResult": result }))
+}
+
+/// people:batchDeleteContacts: all or nothing.
+fn batch_delete(
+    book: &mut Book,
+    counters: &mut Counters,
+    call: &Call<'_>,
+    now: &str,
+) -> Result<Value, ApiError> {
+    let user_id = call.subject;
+    let names: Vec<String> = call
+        .body
+        .get("resourceNames")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    check_batch_size(names.len(), 500, "resourceNames")?;
+    let mut nums = Vec::with_capacity(names.len());
+    for rn in &names {
+        let num = parse_contact_name(rn)?;
+        // [B] Google refuses the whole batch when a contact does not exist.
+        book.contact(num)?;
+        nums.push(num);
+    }
+    for num in nums {
+        book.delete_contact(counters, user_id, num, now);
+    }
+    Ok(json!({}))
+}
+
+/// contactGroups.update: rename (unique among the user's groups) and clientData, etag-checked.
+fn update_group(
+    book: &mut Book,
+    counters: &mut Counters,
+    call: &Call<'_>,
+    now: &str,
+) -> Result<Value, ApiError> {
+    let body = &call.body;
+    let user_id = call.subject;
+    let id = call.route.var("contactGroupsId").to_string();
+    let group = body.get("contactGroup").cloned().unwrap_or(json!({}));
+    if is_system_group(&id) {
+        return Err(ApiError::invalid_argument(
+            "System contact groups cannot be updated.",
+        ));
+    }
+    let current = book
+        .groups
+        .get(&id)
+        .ok_or_else(ApiError::entity_not_found)?;
+    if let Some(rn) = group.get("resourceName").and_then(Value::as_str)
+        && !rn.is_empty()
+        && rn != group_resource_name(&id)
+    {
+        return Err(ApiError::invalid_argument(
+            "contactGroup.resourceName does not match the resource name of the request.",
+        ));
+    }
+    if let Some(etag) = group.get("etag").and_then(Value::as_str)
+        && !etag.is_empty()
+        && etag != current.etag
+    {
+        return Err(ApiError::failed_precondition(GROUP_ETAG_MISMATCH));
+    }
+    let update_fields = group_mask(
+        body.get("updateGroupFields").and_then(Value::as_str),
+        &["name"],
+        &["clientData", "name"],
+        "updateGroupFields",
+    )?;
+    let read_fields = group_fields(
+        body.get("readGroupFields").and_then(Value::as_str),
+        DEFAULT_READ_GROUP_FIELDS,
+    )?;
+    let new_name = group
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    if update_fields.contains(&"name") {
+        if new_name.is_empty() {
+            return Err(ApiError::invalid_argument(
+                "Contact group name must not be empty.",
+            ));
+        }
+        if book.group_name_taken(&new_name, Some(&id)) {
+            return Err(ApiError::already_exists(
+                "Contact group name already exists.",
+            ));
+        }
+    }
+    if let Some(g) = book.groups.get_mut(&id) {
+        if update_fields.contains(&"name") {
+            g.name = new_name;
+        }
+        if update_fields.contains(&"clientData") {
+            g.client_data = group
+                .get("clientData")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+        }
+    }
+    book.touch_group(counters, user_id, &id, now);
+    book.render_group(user_id, &id, &read_fields, 0)
+        .ok_or_else(ApiError::entity_not_found)
+}
+
+/// contactGroups.delete: the label goes; its contacts too with `deleteContacts=true`.
+fn delete_group(
+    book: &mut Book,
+    counters: &mut Counters,
+    call: &Call<'_>,
+    now: &str,
+) -> Result<Value, ApiError> {
+    let q = call.query;
+    let user_id = call.subject;
+    let id = call.route.var("contactGroupsId").to_string();
+    if is_system_group(&id) {
+        return Err(ApiError::invalid_argument(
+            "System contact groups cannot be deleted.",
+        ));
+    }
+    if !book.groups.contains_key(&id) {
+        return Err(ApiError::entity_not_found());
+    }
+    let members: Vec<u64> = book.members_of(&id).iter().map(|c| c.num).collect();
+    for num in members {
+        if q.flag("deleteContacts") {
+            book.delete_contact(counters, user_id, num, now);
+        } else {
+            if let Some(c) = book.contacts.get_mut(&num) {
+                c.groups.remove(&id);
+            }
+            book.bump_contact(counters, user_id, num, now);
+        }
+    }
+    book.groups.remove(&id);
+    let seq = counters.tick();
+    book.group_tombstones.push(Tombstone {
+        etag: ids::people_etag(&["group", user_id, &id, &seq.to_string()]),
+        key: id,
+        seq,
+        update_time: now.to_string(),
+    });
+    Ok(json!({}))
+}
+
+/// The repeated `resourceNames` of a batchGet: at least one, at most 200.
+fn batch_get_names<'a>(call: &Call<'a>) -> Result<Vec<&'a str>, ApiError> {
+    let names = call.query.all("resourceNames");
+    if names.is_empty() {
+        return Err(ApiError::invalid_argument(
+            "Must specify at least one resource name.",
+        ));
+    }
+    if names.len() > 200 {
+        return Err(ApiError::invalid_argument(format!(
+            "Too many resource names: {}. The maximum is 200.",
+            names.len()
+        )));
+    }
+    Ok(names)
 }
 
 /// The numeric google.rpc.Code of a status string (for `status` objects inside batch responses).
@@ -1152,23 +1189,26 @@ fn issue_sync_token(
     token
 }
 
-/// The change position a presented sync token stands for; EXPIRED_SYNC_TOKEN when unknown, issued to
-/// somebody else or for another list, older than 7 days, or expired by the control knob.
-fn check_sync_token(
+/// The change position the request's `syncToken` stands for (None without one); EXPIRED_SYNC_TOKEN
+/// when it is unknown, issued to somebody else or for another list, older than 7 days, or expired by
+/// the control knob.
+fn sync_position(
     sync_tokens: &HashMap<String, SyncToken>,
-    token: &str,
-    user_id: &str,
+    call: &Call<'_>,
     kind: SyncKind,
-    now: DateTime<Utc>,
-) -> Result<u64, ApiError> {
+) -> Result<Option<u64>, ApiError> {
+    let token = call.query.str("syncToken");
+    if token.is_empty() {
+        return Ok(None);
+    }
     match sync_tokens.get(token) {
         Some(t)
-            if t.user_id == user_id
+            if t.user_id == call.subject
                 && t.kind == kind
                 && !t.expired
-                && now - t.issued < Duration::days(SYNC_TOKEN_LIFETIME_DAYS) =>
+                && call.now - t.issued < Duration::days(SYNC_TOKEN_LIFETIME_DAYS) =>
         {
-            Ok(t.seq)
+            Ok(Some(t.seq))
         }
         _ => Err(sync_token_error()),
     }
@@ -1177,20 +1217,20 @@ fn check_sync_token(
 /// One entry of a connections listing: a live contact or a deletion.
 enum Entry<'a> {
     Live(&'a Contact),
-    Deleted(&'a Tombstone, u64),
+    Deleted(&'a Tombstone<u64>),
 }
 
 impl Entry<'_> {
     fn seq(&self) -> u64 {
         match self {
             Entry::Live(c) => c.seq,
-            Entry::Deleted(t, _) => t.seq,
+            Entry::Deleted(t) => t.seq,
         }
     }
     fn num(&self) -> u64 {
         match self {
             Entry::Live(c) => c.num,
-            Entry::Deleted(_, n) => *n,
+            Entry::Deleted(t) => t.key,
         }
     }
     fn name_key(&self, field: &str) -> String {
@@ -1229,29 +1269,9 @@ fn list_connections(
     )?;
     let size = page_size(call, 100)?;
     let sort = q.get("sortOrder").unwrap_or("LAST_MODIFIED_ASCENDING");
-    let sync_token = q.str("syncToken");
-    let fingerprint = ids::hash64(&["connections", user_id, sort, sync_token]);
-    let since = if sync_token.is_empty() {
-        None
-    } else {
-        Some(check_sync_token(
-            sync_tokens,
-            sync_token,
-            user_id,
-            SyncKind::Connections,
-            call.now,
-        )?)
-    };
-    let page = match q.get("pageToken").filter(|t| !t.is_empty()) {
-        Some(t) => {
-            let p: PageToken = decode_token(t).ok_or_else(bad_page_token)?;
-            if p.f != fingerprint {
-                return Err(bad_page_token());
-            }
-            Some(p)
-        }
-        None => None,
-    };
+    let fingerprint = ids::hash64(&["connections", user_id, sort, q.str("syncToken")]);
+    let since = sync_position(sync_tokens, call, SyncKind::Connections)?;
+    let page = read_page_token(call, fingerprint)?;
     let as_of = page.as_ref().map(|p| p.a).unwrap_or(counters.seq);
 
     let mut entries: Vec<Entry<'_>> = book
@@ -1265,10 +1285,7 @@ fn list_connections(
             book.contact_tombstones
                 .iter()
                 .filter(|t| t.seq > s)
-                .filter_map(|t| {
-                    let num = t.resource_name.strip_prefix("people/c")?.parse().ok()?;
-                    Some(Entry::Deleted(t, num))
-                }),
+                .map(Entry::Deleted),
         );
     }
     let name_field = match sort {
@@ -1304,10 +1321,10 @@ fn list_connections(
         .iter()
         .map(|e| match e {
             Entry::Live(c) => book.render_contact(c, &mask, true),
-            Entry::Deleted(t, _) => json!({
-                "resourceName": t.resource_name,
+            Entry::Deleted(t) => json!({
+                "resourceName": contact_resource_name(t.key),
                 "etag": t.etag,
-                "metadata": {"deleted": true, "sources": [{"type": "CONTACT", "id": format!("{:x}", e.num()), "etag": t.etag, "updateTime": t.update_time}]},
+                "metadata": {"deleted": true, "sources": [{"type": "CONTACT", "id": format!("{:x}", t.key), "etag": t.etag, "updateTime": t.update_time}]},
             }),
         })
         .collect();
@@ -1324,7 +1341,7 @@ fn list_connections(
             k,
             f: fingerprint,
         };
-        out.insert("nextPageToken".into(), json!(encode_token(&token)));
+        out.insert("nextPageToken".into(), json!(encode_opaque(&token)));
     } else if q.flag("requestSyncToken") {
         let token = issue_sync_token(
             sync_tokens,
@@ -1351,29 +1368,9 @@ fn list_groups(
     let user_id = call.subject;
     let size = page_size(call, 30)?;
     let fields = group_fields(q.get("groupFields"), DEFAULT_GROUP_FIELDS)?;
-    let sync_token = q.str("syncToken");
-    let fingerprint = ids::hash64(&["groups", user_id, sync_token]);
-    let since = if sync_token.is_empty() {
-        None
-    } else {
-        Some(check_sync_token(
-            sync_tokens,
-            sync_token,
-            user_id,
-            SyncKind::ContactGroups,
-            call.now,
-        )?)
-    };
-    let page = match q.get("pageToken").filter(|t| !t.is_empty()) {
-        Some(t) => {
-            let p: PageToken = decode_token(t).ok_or_else(bad_page_token)?;
-            if p.f != fingerprint {
-                return Err(bad_page_token());
-            }
-            Some(p)
-        }
-        None => None,
-    };
+    let fingerprint = ids::hash64(&["groups", user_id, q.str("syncToken")]);
+    let since = sync_position(sync_tokens, call, SyncKind::ContactGroups)?;
+    let page = read_page_token(call, fingerprint)?;
     let as_of = page.as_ref().map(|p| p.a).unwrap_or(counters.seq);
     let offset = page.as_ref().map(|p| p.s as usize).unwrap_or(0);
     let mut items: Vec<Value> = Vec::new();
@@ -1389,7 +1386,7 @@ fn list_groups(
     if let Some(s) = since {
         for t in book.group_tombstones.iter().filter(|t| t.seq > s) {
             items.push(json!({
-                "resourceName": t.resource_name,
+                "resourceName": group_resource_name(&t.key),
                 "etag": t.etag,
                 "metadata": {"deleted": true, "updateTime": t.update_time},
             }));
@@ -1411,7 +1408,7 @@ fn list_groups(
             k: String::new(),
             f: fingerprint,
         };
-        out.insert("nextPageToken".into(), json!(encode_token(&token)));
+        out.insert("nextPageToken".into(), json!(encode_opaque(&token)));
     } else {
         let token = issue_sync_token(
             sync_tokens,

@@ -123,66 +123,105 @@ fn bare_matches(words: &[&str], emails: &[&str], value: &str) -> bool {
         || emails.iter().any(|e| e.to_lowercase().starts_with(&value))
 }
 
-/// Whether a user satisfies every clause.
-pub(crate) fn user_matches(
-    world: &World,
-    user: &User,
-    clauses: &[Clause],
-) -> Result<bool, ApiError> {
-    let mut addresses = vec![user.primary_email.as_str()];
-    addresses.extend(user.aliases.iter().map(String::as_str));
-    let full_name = format!("{} {}", user.given_name, user.family_name);
-    for clause in clauses {
-        let ok = match clause {
-            Clause::Bare(v) => bare_matches(&[&user.given_name, &user.family_name], &addresses, v),
-            Clause::Field {
-                field,
-                exact,
-                value,
-            } => match field.to_ascii_lowercase().as_str() {
-                "email" => email_matches(&addresses, value, *exact),
-                "givenname" => text_matches(&user.given_name, value, *exact),
-                "familyname" => text_matches(&user.family_name, value, *exact),
-                "name" => text_matches(&full_name, value, *exact),
-                "issuspended" => user.suspended == bool_value(value)?,
-                "isarchived" => user.archived == bool_value(value)?,
-                "isadmin" => user.is_admin == bool_value(value)?,
-                "orgunitpath" => match world.find_ou_by_path(value) {
-                    Some(ou) => world.ou_within(&user.org_unit, &ou),
-                    None => false,
-                },
-                _ => return Err(invalid_query()),
-            },
-        };
-        if !ok {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+/// One condition on a user, resolved once per request.
+enum UserCondition {
+    Bare(String),
+    Email(String, bool),
+    GivenName(String, bool),
+    FamilyName(String, bool),
+    Name(String, bool),
+    Suspended(bool),
+    Archived(bool),
+    Admin(bool),
+    /// The org unit (id) whose users and sub-units' users match; None when no such org unit exists.
+    OrgUnit(Option<String>),
 }
 
-/// Whether a group satisfies every clause (`email`, `name`, bare words).
-pub(crate) fn group_matches(group: &Group, clauses: &[Clause]) -> Result<bool, ApiError> {
-    let mut addresses = vec![group.email.as_str()];
-    addresses.extend(group.aliases.iter().map(String::as_str));
+/// A users.list query, validated and with its org unit paths resolved.
+pub(crate) struct UserFilter(Vec<UserCondition>);
+
+impl UserFilter {
+    pub fn compile(world: &World, clauses: &[Clause]) -> Result<UserFilter, ApiError> {
+        let mut out = Vec::with_capacity(clauses.len());
+        for clause in clauses {
+            out.push(match clause {
+                Clause::Bare(v) => UserCondition::Bare(v.clone()),
+                Clause::Field {
+                    field,
+                    exact,
+                    value,
+                } => match field.to_ascii_lowercase().as_str() {
+                    "email" => UserCondition::Email(value.clone(), *exact),
+                    "givenname" => UserCondition::GivenName(value.clone(), *exact),
+                    "familyname" => UserCondition::FamilyName(value.clone(), *exact),
+                    "name" => UserCondition::Name(value.clone(), *exact),
+                    "issuspended" => UserCondition::Suspended(bool_value(value)?),
+                    "isarchived" => UserCondition::Archived(bool_value(value)?),
+                    "isadmin" => UserCondition::Admin(bool_value(value)?),
+                    "orgunitpath" => UserCondition::OrgUnit(world.find_ou_by_path(value)),
+                    _ => return Err(invalid_query()),
+                },
+            });
+        }
+        Ok(UserFilter(out))
+    }
+
+    /// Whether a user satisfies every condition.
+    pub fn matches(&self, world: &World, user: &User) -> bool {
+        let mut addresses = vec![user.primary_email.as_str()];
+        addresses.extend(user.aliases.iter().map(String::as_str));
+        self.0.iter().all(|condition| match condition {
+            UserCondition::Bare(v) => {
+                bare_matches(&[&user.given_name, &user.family_name], &addresses, v)
+            }
+            UserCondition::Email(v, exact) => email_matches(&addresses, v, *exact),
+            UserCondition::GivenName(v, exact) => text_matches(&user.given_name, v, *exact),
+            UserCondition::FamilyName(v, exact) => text_matches(&user.family_name, v, *exact),
+            UserCondition::Name(v, exact) => text_matches(
+                &format!("{} {}", user.given_name, user.family_name),
+                v,
+                *exact,
+            ),
+            UserCondition::Suspended(b) => user.suspended == *b,
+            UserCondition::Archived(b) => user.archived == *b,
+            UserCondition::Admin(b) => user.is_admin == *b,
+            UserCondition::OrgUnit(ou) => ou
+                .as_deref()
+                .is_some_and(|ou| world.ou_within(&user.org_unit, ou)),
+        })
+    }
+}
+
+/// Checks a groups.list query: only `email`, `name` and bare words are known.
+pub(crate) fn check_group_query(clauses: &[Clause]) -> Result<(), ApiError> {
     for clause in clauses {
-        let ok = match clause {
-            Clause::Bare(v) => bare_matches(&[&group.name], &addresses, v),
-            Clause::Field {
-                field,
-                exact,
-                value,
-            } => match field.to_ascii_lowercase().as_str() {
-                "email" => email_matches(&addresses, value, *exact),
-                "name" => text_matches(&group.name, value, *exact),
-                _ => return Err(invalid_query()),
-            },
-        };
-        if !ok {
-            return Ok(false);
+        if let Clause::Field { field, .. } = clause
+            && !matches!(field.to_ascii_lowercase().as_str(), "email" | "name")
+        {
+            return Err(invalid_query());
         }
     }
-    Ok(true)
+    Ok(())
+}
+
+/// Whether a group satisfies every clause (checked by [`check_group_query`]).
+pub(crate) fn group_matches(group: &Group, clauses: &[Clause]) -> bool {
+    let mut addresses = vec![group.email.as_str()];
+    addresses.extend(group.aliases.iter().map(String::as_str));
+    clauses.iter().all(|clause| match clause {
+        Clause::Bare(v) => bare_matches(&[&group.name], &addresses, v),
+        Clause::Field {
+            field,
+            exact,
+            value,
+        } => {
+            if field.eq_ignore_ascii_case("email") {
+                email_matches(&addresses, value, *exact)
+            } else {
+                text_matches(&group.name, value, *exact)
+            }
+        }
+    })
 }
 
 #[cfg(test)]
