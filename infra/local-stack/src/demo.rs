@@ -596,7 +596,6 @@ async fn wait_for_run(
 ) -> Result<RunDetail, DemoError> {
     let path = format!("/syncs/{sync_id}/runs/{run_id}");
     let started = Instant::now();
-    let spinner = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
     let mut tick = 0usize;
     loop {
         let (status, value) = clients.api(Method::GET, &path, None).await?;
@@ -621,15 +620,15 @@ async fn wait_for_run(
                 return Ok(detail);
             }
             out.progress(&format!(
-                "{} run {run_id} running · {:.1} s · {} destination users done",
-                spinner[tick % spinner.len()],
+                "{}run {run_id} running · {:.1} s · {} destination users done",
+                spin(out, tick),
                 started.elapsed().as_secs_f64(),
                 detail.results.len()
             ));
         } else if status == StatusCode::NOT_FOUND {
             out.progress(&format!(
-                "{} run {run_id} queued · {:.1} s",
-                spinner[tick % spinner.len()],
+                "{}run {run_id} queued · {:.1} s",
+                spin(out, tick),
                 started.elapsed().as_secs_f64()
             ));
         } else {
@@ -646,6 +645,16 @@ async fn wait_for_run(
         }
         tick += 1;
         tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+/// A spinner frame (and a space) on a terminal, nothing elsewhere.
+fn spin(out: &Reporter, tick: usize) -> String {
+    const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+    if out.is_terminal() {
+        format!("{} ", FRAMES[tick % FRAMES.len()])
+    } else {
+        String::new()
     }
 }
 

@@ -241,23 +241,122 @@ fn uuid_like() -> String {
     )
 }
 
-/// A handler that answers every request with the given status and JSON (for tests of the gateway itself).
-pub fn fixed_handler(status: u16, body: Value) -> ApiHandler {
-    Arc::new(move |_request| {
-        let body = body.to_string();
-        Box::pin(async move {
-            lambda_http::Response::builder()
-                .status(status)
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(lambda_http::Body::Text(body))
-                .map_err(|e| e.to_string())
-        })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::template::parse_routes;
+    use lambda_http::RequestExt;
+    use tower::ServiceExt;
+
+    /// Answers with what the function saw: route key, path parameters, caller, body.
+    fn echo() -> ApiHandler {
+        Arc::new(|request: lambda_http::Request| {
+            Box::pin(async move {
+                let context = request.request_context();
+                let route_key = match &context {
+                    lambda_http::request::RequestContext::ApiGatewayV2(c) => c.route_key.clone(),
+                    _ => None,
+                };
+                let caller = context
+                    .authorizer()
+                    .and_then(|a| a.iam.as_ref())
+                    .and_then(|iam| iam.caller_id.clone());
+                let params: BTreeMap<String, String> = request
+                    .path_parameters()
+                    .iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
+                let body = String::from_utf8_lossy(request.body().as_ref()).into_owned();
+                let answer =
+                    json!({"route": route_key, "params": params, "caller": caller, "body": body});
+                lambda_http::Response::builder()
+                    .status(201)
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(lambda_http::Body::Text(answer.to_string()))
+                    .map_err(|e| e.to_string())
+            })
+        })
+    }
+
+    fn app() -> Router {
+        let template = r#"
+Resources:
+  RunsFunction:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: get-runs } }
+    Properties:
+      Events:
+        One: { Type: HttpApi, Properties: { Path: "/syncs/{id}/runs/{run_id}", Method: GET } }
+        Start: { Type: HttpApi, Properties: { Path: "/syncs/{id}/runs", Method: POST } }
+"#;
+        let routes = parse_routes(template, "t.yaml").expect("routes");
+        let bound = routes
+            .into_iter()
+            .map(|route| BoundRoute {
+                route,
+                handler: echo(),
+            })
+            .collect();
+        let schedule: ScheduleHandler = Arc::new(|event| {
+            Box::pin(async move { Ok(json!({"detail-type": event["detail-type"]})) })
+        });
+        router(bound, Caller::default(), schedule)
+    }
+
+    async fn call(method: &str, uri: &str, body: &str) -> (StatusCode, bool, Value) {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(axum::body::Body::from(body.to_owned()))
+            .expect("request");
+        let response = app().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let from_function = response.headers().contains_key("apigw-requestid");
+        let bytes = axum::body::to_bytes(response.into_body(), MAX_BODY_BYTES)
+            .await
+            .expect("body");
+        (
+            status,
+            from_function,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    #[tokio::test]
+    async fn template_routes_reach_their_function_with_path_parameters() {
+        let (status, from_function, body) = call("GET", "/syncs/01A/runs/01B", "").await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert!(from_function);
+        assert_eq!(body["route"], "GET /syncs/{id}/runs/{run_id}");
+        assert_eq!(body["params"], json!({"id": "01A", "run_id": "01B"}));
+        assert_eq!(body["caller"], "local");
+
+        let (_, _, body) = call("POST", "/syncs/01A/runs", r#"{"dry_run":true}"#).await;
+        assert_eq!(body["route"], "POST /syncs/{id}/runs");
+        assert_eq!(body["body"], r#"{"dry_run":true}"#);
+    }
+
+    #[tokio::test]
+    async fn anything_else_is_api_gateways_not_found() {
+        for (method, uri) in [
+            ("GET", "/syncs/01A/runs"),
+            ("DELETE", "/syncs/01A/runs/01B"),
+            ("GET", "/elsewhere"),
+            ("GET", SCHEDULE_PATH),
+        ] {
+            let (status, from_function, body) = call(method, uri, "").await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri}");
+            assert!(!from_function, "{method} {uri}");
+            assert_eq!(body, json!({"message": "Not Found"}), "{method} {uri}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_schedule_endpoint_hands_over_a_scheduled_event() {
+        let (status, _, body) = call("POST", SCHEDULE_PATH, "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["detail-type"], "Scheduled Event");
+    }
 
     #[test]
     fn path_templates_fill_parameters() {

@@ -44,6 +44,11 @@ impl Reporter {
         }
     }
 
+    /// Whether progress is redrawn in place (stdout is a terminal).
+    pub fn is_terminal(&self) -> bool {
+        self.terminal
+    }
+
     /// How many checks passed so far.
     pub fn passed(&self) -> usize {
         self.passed
