@@ -531,6 +531,15 @@ pub async fn invoke_engine(
     time: Duration,
 ) -> Result<RunReport> {
     let deadline: DateTime<Utc> = Utc::now() + chrono::Duration::from_std(time)?;
+    invoke_engine_until(engine, event, deadline).await
+}
+
+/// Calls the executor Lambda's handler with a fake Lambda context whose deadline is `deadline`.
+pub async fn invoke_engine_until(
+    engine: &Engine,
+    event: ExecutorEvent,
+    deadline: DateTime<Utc>,
+) -> Result<RunReport> {
     let mut context = lambda_runtime::Context::default();
     context.request_id = new_id();
     context.deadline = u64::try_from(deadline.timestamp_millis())?;

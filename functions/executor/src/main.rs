@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<contact_sync::model::ExecutorEvent>| {
             let engine = engine.clone();
-            async move { executor::handle(&engine, event).await }
+            async move { executor::handle(&engine, event).await.map_err(Error::from) }
         },
     ))
     .await

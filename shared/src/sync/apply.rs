@@ -87,6 +87,7 @@ pub async fn sync_user(
         target.stored_label,
         target.label_name,
         !target.dry_run,
+        target.max_attempts,
     )
     .await?;
     let fields = destination_person_fields();
@@ -200,13 +201,15 @@ pub async fn remove_user(
 }
 
 /// The label's resource name: the stored one if it still exists, else one with the label's name, else (when
-/// `create`) a new one; a concurrent or earlier create (409, or an unknown outcome) is resolved by name.
+/// `create`) a new one; a concurrent or earlier create (409, or an unknown outcome) is resolved by name, and a
+/// create whose outcome was unknown but which did not happen is sent again (at most `attempts` creates).
 async fn ensure_label(
     people: &dyn PeopleApi,
     user: &str,
     stored: Option<&str>,
     name: &str,
     create: bool,
+    attempts: u32,
 ) -> Result<Option<String>, ApplyError> {
     if let Some(stored) = stored {
         match people.get_contact_group(user, stored, 0).await {
@@ -223,16 +226,21 @@ async fn ensure_label(
     if !create {
         return Ok(None);
     }
-    match people.create_contact_group(user, name).await {
-        Ok(group) => Ok(Some(group.resource_name)),
-        Err(e) if e.is_conflict() || e.is_outcome_unknown() => find_label(people, user, name)
-            .await?
-            .map(Some)
-            .ok_or_else(|| ApplyError::LabelUnavailable {
-                name: name.to_owned(),
-            }),
-        Err(e) => Err(e.into()),
+    // Creating a group is safe to repeat: Google refuses a duplicate name with 409, which is resolved by name.
+    for _ in 0..attempts.max(1) {
+        match people.create_contact_group(user, name).await {
+            Ok(group) => return Ok(Some(group.resource_name)),
+            Err(e) if e.is_conflict() || e.is_outcome_unknown() => {
+                if let Some(found) = find_label(people, user, name).await? {
+                    return Ok(Some(found));
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
+    Err(ApplyError::LabelUnavailable {
+        name: name.to_owned(),
+    })
 }
 
 async fn find_label(

@@ -1,0 +1,474 @@
+//! The executor against the Google emulator and moto when things go wrong: a missing source, failing
+//! destinations, faults and quotas, concurrent invocations, crashes and deadlines (issue 3, behaviours 9-12).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use contact_sync::google::Person;
+use contact_sync::model::{DestinationKind, DestinationStatus, RunMode, RunStatus};
+use contact_sync::sync::{EngineSettings, RunOutcome};
+use contact_sync_tests::executor_support::{
+    Rig, RigOptions, SOURCE, dest, event, full_contact, invoke_engine_until, seed, standard_seed,
+};
+use google_emulator::{ConfigUpdate, EmulatorOptions};
+use serde_json::{Value, json};
+
+const ANN: &str = "ann@example.com";
+const BOB: &str = "bob@example.com";
+const CAT: &str = "cat@example.com";
+
+async fn sales_rig(
+    options: RigOptions,
+    contacts: usize,
+) -> (Rig, contact_sync::model::SyncDefinition) {
+    let mut s = standard_seed();
+    if contacts > 0 {
+        s["contact_groups"][SOURCE][0]["contacts"] =
+            Value::Array((0..contacts).map(full_contact).collect());
+    }
+    let rig = Rig::start(seed(s).expect("seed"), options)
+        .await
+        .expect("rig");
+    let sales = rig.org_unit("/Sales").await.expect("ou");
+    let bob_id = rig.user_id(BOB).await.expect("id");
+    let sync = rig
+        .create_sync(
+            SOURCE,
+            "Partners",
+            vec![
+                dest(
+                    DestinationKind::OrgUnit,
+                    sales["orgUnitId"].as_str().expect("id"),
+                    "/Sales",
+                ),
+                dest(DestinationKind::User, &bob_id, BOB),
+            ],
+        )
+        .await
+        .expect("sync");
+    (rig, sync)
+}
+
+/// Behaviour 9, source side: a deleted source group, a suspended source user and a missing source user fail the
+/// run with a clear error, and touch no destination.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_source_fails_the_run_clearly() {
+    let (rig, sync) = sales_rig(RigOptions::default(), 0).await;
+
+    // A source user that does not exist.
+    let mut ghost = rig
+        .create_sync(SOURCE, "Vendors", vec![])
+        .await
+        .expect("sync");
+    ghost.source.user_id = "100000000000000000000".into();
+    ghost.version = 2;
+    rig.store.update_sync(&ghost, 1).await.expect("update");
+    let run = rig.run(&ghost.id, RunMode::Apply).await.expect("run");
+    assert_eq!(run.status, RunStatus::Failed);
+    let error = run.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("source user") && error.contains("no longer exists"),
+        "{error}"
+    );
+
+    // The source group deleted.
+    let group = rig.contact_group(SOURCE, "Partners").await.expect("group");
+    rig.google
+        .people
+        .delete_contact_group(SOURCE, &group, false)
+        .await
+        .expect("delete group");
+    let run = rig.run(&sync.id, RunMode::Apply).await.expect("run");
+    assert_eq!(run.status, RunStatus::Failed);
+    let error = run.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("source contact group") && error.contains("no longer exists"),
+        "{error}"
+    );
+    assert!(rig.persons(ANN).is_empty());
+    let definition = rig
+        .store
+        .get_sync(&sync.id)
+        .await
+        .expect("get")
+        .expect("sync");
+    assert_eq!(
+        definition.last_run.map(|r| r.status),
+        Some(RunStatus::Failed)
+    );
+    assert_eq!(
+        rig.store
+            .current_lease(&sync.id, chrono::Utc::now())
+            .await
+            .expect("lease"),
+        None
+    );
+
+    // The source user suspended.
+    rig.patch_user(SOURCE, json!({"suspended": true}))
+        .await
+        .expect("suspend");
+    let run = rig.run(&sync.id, RunMode::Apply).await.expect("run");
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(
+        run.error.clone().unwrap_or_default().contains("suspended"),
+        "{run:?}"
+    );
+}
+
+/// Behaviour 9, destination side: a destination answering 403 and one at its contact limit are recorded as failed;
+/// the others still succeed; once the problems are gone the next run completes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_destinations_do_not_fail_the_others() {
+    let mut s = standard_seed();
+    s["contacts"][BOB] = json!([
+        {"names": [{"givenName": "B1"}]}, {"names": [{"givenName": "B2"}]}, {"names": [{"givenName": "B3"}]}
+    ]);
+    let rig = Rig::start(seed(s).expect("seed"), RigOptions::default())
+        .await
+        .expect("rig");
+    let sales = rig.org_unit("/Sales").await.expect("ou");
+    let bob_id = rig.user_id(BOB).await.expect("id");
+    let sync = rig
+        .create_sync(
+            SOURCE,
+            "Partners",
+            vec![
+                dest(
+                    DestinationKind::OrgUnit,
+                    sales["orgUnitId"].as_str().expect("id"),
+                    "/Sales",
+                ),
+                dest(DestinationKind::User, &bob_id, BOB),
+            ],
+        )
+        .await
+        .expect("sync");
+    rig.emulator.configure(ConfigUpdate {
+        user_faults: Some(BTreeMap::from([(CAT.to_owned(), 403)])),
+        max_contacts_per_user: Some(4),
+        ..ConfigUpdate::default()
+    });
+
+    let run = rig.run(&sync.id, RunMode::Apply).await.expect("run");
+    assert_eq!(run.status, RunStatus::PartiallyFailed, "{run:?}");
+    assert_eq!(
+        (run.totals.succeeded_users, run.totals.failed_users),
+        (1, 2)
+    );
+    let results = rig.results(&run).await.expect("results");
+    assert_eq!(results[ANN].status, DestinationStatus::Succeeded);
+    for user in [CAT, BOB] {
+        assert_eq!(results[user].status, DestinationStatus::Failed, "{user}");
+        assert!(!results[user].error.clone().unwrap_or_default().is_empty());
+    }
+    assert!(
+        results[CAT]
+            .error
+            .clone()
+            .unwrap_or_default()
+            .contains("403"),
+        "{:?}",
+        results[CAT]
+    );
+    rig.assert_in_sync(ANN, &sync).await.expect("ann");
+    let states = rig
+        .store
+        .list_destination_states(&sync.id)
+        .await
+        .expect("states");
+    assert!(
+        states
+            .iter()
+            .any(|s| s.user_id == bob_id && s.last_error.is_some())
+    );
+
+    rig.emulator.configure(ConfigUpdate {
+        user_faults: Some(BTreeMap::new()),
+        max_contacts_per_user: Some(25_000),
+        ..ConfigUpdate::default()
+    });
+    let run = rig.run(&sync.id, RunMode::Apply).await.expect("run");
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    for user in [ANN, CAT, BOB] {
+        rig.assert_in_sync(user, &sync).await.expect("in sync");
+    }
+}
+
+/// Behaviour 10: with quotas and a 10% fault rate (some writes answered 503 after being applied, so their outcome
+/// is unknown) runs still converge to exactly the right final state, with no duplicates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_and_quotas_still_converge_exactly() {
+    // The rig is set up without faults (the test's own calls do not retry); then faults and quotas are switched on.
+    let options = RigOptions {
+        emulator: EmulatorOptions {
+            rng_seed: Some(7),
+            ..EmulatorOptions::default()
+        },
+        ..RigOptions::default()
+    };
+    let (rig, sync) = sales_rig(options, 30).await;
+    rig.emulator.configure(ConfigUpdate {
+        fault_rate: Some(0.1),
+        read_quota_per_minute: Some(Some(2)),
+        write_quota_per_minute: Some(Some(1)),
+        quota_window_ms: Some(200),
+        ..ConfigUpdate::default()
+    });
+
+    let mut last = None;
+    for _ in 0..4 {
+        let run = rig.run(&sync.id, RunMode::Apply).await.expect("run");
+        let done = run.status == RunStatus::Succeeded;
+        last = Some(run);
+        if done {
+            break;
+        }
+    }
+    let last = last.expect("a run");
+    assert_eq!(last.status, RunStatus::Succeeded, "{last:?}");
+    let stats = rig.emulator.stats();
+    assert!(stats.faults > 0, "no faults were injected: {stats:?}");
+    assert!(stats.rate_limited > 0, "no quota was hit: {stats:?}");
+
+    // Change the source (faults paused for the test's own calls), sync under faults again, then check the exact
+    // final state without faults.
+    rig.emulator.configure(ConfigUpdate {
+        fault_rate: Some(0.0),
+        ..ConfigUpdate::default()
+    });
+    let group = rig.contact_group(SOURCE, "Partners").await.expect("group");
+    let members = rig
+        .google
+        .people
+        .get_contact_group(SOURCE, &group, 100)
+        .await
+        .expect("group")
+        .member_resource_names;
+    rig.google
+        .people
+        .modify_contact_group_members(SOURCE, &group, &[], &members[..5])
+        .await
+        .expect("take five out");
+    rig.emulator.configure(ConfigUpdate {
+        fault_rate: Some(0.1),
+        ..ConfigUpdate::default()
+    });
+    let mut status = RunStatus::Running;
+    for _ in 0..4 {
+        status = rig.run(&sync.id, RunMode::Apply).await.expect("run").status;
+        if status == RunStatus::Succeeded {
+            break;
+        }
+    }
+    assert_eq!(status, RunStatus::Succeeded);
+    rig.emulator.configure(ConfigUpdate {
+        fault_rate: Some(0.0),
+        read_quota_per_minute: Some(None),
+        write_quota_per_minute: Some(None),
+        ..ConfigUpdate::default()
+    });
+    for user in [ANN, CAT, BOB] {
+        rig.assert_in_sync(user, &sync)
+            .await
+            .expect("exact final state");
+        assert_eq!(rig.managed(user, &sync.id).len(), 25);
+    }
+    rig.emulator.reset_stats();
+    rig.run(&sync.id, RunMode::Apply).await.expect("run");
+    assert_eq!(rig.emulator.stats().writes, 0);
+}
+
+/// Behaviour 11: of two simultaneous invocations one runs and the other records that it was skipped; a run that
+/// crashed mid-way blocks the sync until its lease expires, and the next run converges with no duplicates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_runs_skip_and_crashed_runs_converge() {
+    let options = RigOptions {
+        emulator: EmulatorOptions {
+            latency_ms: 40,
+            ..EmulatorOptions::default()
+        },
+        ..RigOptions::default()
+    };
+    let (rig, sync) = sales_rig(options, 0).await;
+
+    let (a, b) = tokio::join!(
+        rig.invoke(event(&sync.id, RunMode::Apply), Duration::from_secs(600)),
+        rig.invoke(event(&sync.id, RunMode::Apply), Duration::from_secs(600)),
+    );
+    let (a, b) = (a.expect("first"), b.expect("second"));
+    let (ran, skipped) = match (&a.outcome, &b.outcome) {
+        (RunOutcome::Finished { .. }, RunOutcome::Skipped { .. }) => (a, b),
+        (RunOutcome::Skipped { .. }, RunOutcome::Finished { .. }) => (b, a),
+        other => panic!("expected one run and one skip, got {other:?}"),
+    };
+    assert_eq!(
+        ran.outcome,
+        RunOutcome::Finished {
+            status: RunStatus::Succeeded
+        }
+    );
+    let skipped_run = rig
+        .store
+        .get_run(&sync.id, skipped.run_id.as_deref().expect("id"))
+        .await
+        .expect("get")
+        .expect("skipped run recorded");
+    assert_eq!(skipped_run.status, RunStatus::Skipped);
+    let error = skipped_run.error.unwrap_or_default();
+    assert!(
+        error.contains("in progress") && error.contains(ran.run_id.as_deref().expect("id")),
+        "{error}"
+    );
+
+    // A source change, then a run that crashes after writing part of it.
+    let mut added = Vec::new();
+    let group = rig.contact_group(SOURCE, "Partners").await.expect("group");
+    for i in 10..16 {
+        let mut p: Person = serde_json::from_value(full_contact(i)).expect("person");
+        p.memberships = vec![contact_sync::google::Membership::of_group(&group)];
+        added.push(p);
+    }
+    rig.google
+        .people
+        .batch_create_contacts(SOURCE, &added)
+        .await
+        .expect("add");
+    let engine = rig.engine.clone();
+    let crashing = tokio::spawn({
+        let id = sync.id.clone();
+        async move {
+            contact_sync_tests::executor_support::invoke_engine(
+                &engine,
+                event(&id, RunMode::Apply),
+                Duration::from_secs(600),
+            )
+            .await
+        }
+    });
+    let mut waited = 0;
+    while rig.managed(ANN, &sync.id).len()
+        + rig.managed(CAT, &sync.id).len()
+        + rig.managed(BOB, &sync.id).len()
+        <= 9
+        && waited < 200
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += 1;
+    }
+    crashing.abort();
+    let _ = crashing.await;
+
+    // Also leave a duplicate behind, as a crash between a create and its answer would.
+    let copy = rig.managed(ANN, &sync.id).pop().expect("a managed copy");
+    let duplicate = Person {
+        resource_name: None,
+        etag: None,
+        metadata: None,
+        ..copy
+    };
+    rig.google
+        .people
+        .batch_create_contacts(ANN, &[duplicate])
+        .await
+        .expect("duplicate");
+
+    // While the crashed run's lease lasts, a new run is skipped.
+    let holder = rig
+        .store
+        .current_lease(&sync.id, chrono::Utc::now())
+        .await
+        .expect("lease");
+    assert!(
+        holder.is_some(),
+        "the crashed run finished before it could be aborted"
+    );
+    let report = rig
+        .invoke(event(&sync.id, RunMode::Apply), Duration::from_secs(600))
+        .await
+        .expect("invoke");
+    assert!(
+        matches!(report.outcome, RunOutcome::Skipped { .. }),
+        "{report:?}"
+    );
+
+    // After it expires (a clock an hour later), a new run converges with no duplicates.
+    let later = rig.engine_with_clock_offset(chrono::Duration::hours(1));
+    let deadline = chrono::Utc::now() + chrono::Duration::hours(1) + chrono::Duration::minutes(10);
+    let report = invoke_engine_until(&later, event(&sync.id, RunMode::Apply), deadline)
+        .await
+        .expect("invoke");
+    assert_eq!(
+        report.outcome,
+        RunOutcome::Finished {
+            status: RunStatus::Succeeded
+        },
+        "{report:?}"
+    );
+    for user in [ANN, CAT, BOB] {
+        rig.assert_in_sync(user, &sync)
+            .await
+            .expect("converged without duplicates");
+        assert_eq!(rig.managed(user, &sync.id).len(), 9);
+    }
+}
+
+/// Behaviour 12: a run that cannot finish before the deadline saves its progress and continues in a new
+/// invocation, which skips the users already done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_near_its_deadline_continues_in_a_new_invocation() {
+    let options = RigOptions {
+        emulator: EmulatorOptions {
+            latency_ms: 150,
+            ..EmulatorOptions::default()
+        },
+        settings: EngineSettings {
+            concurrency: 1,
+            safety_margin: Duration::from_secs(1),
+            ..RigOptions::default().settings
+        },
+        ..RigOptions::default()
+    };
+    let (rig, sync) = sales_rig(options, 0).await;
+
+    let report = rig
+        .invoke(event(&sync.id, RunMode::Apply), Duration::from_millis(2500))
+        .await
+        .expect("invoke");
+    assert_eq!(report.outcome, RunOutcome::Continued, "{report:?}");
+    let run_id = report.run_id.expect("run id");
+    let saved = rig
+        .store
+        .get_run(&sync.id, &run_id)
+        .await
+        .expect("get")
+        .expect("run");
+    assert_eq!((saved.status, saved.invocations), (RunStatus::Running, 1));
+    assert!(
+        rig.store
+            .current_lease(&sync.id, chrono::Utc::now())
+            .await
+            .expect("lease")
+            .is_some()
+    );
+
+    rig.dispatcher.wait_idle().await;
+    let run = rig
+        .store
+        .get_run(&sync.id, &run_id)
+        .await
+        .expect("get")
+        .expect("run");
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert!(run.invocations >= 2, "{run:?}");
+    assert_eq!(run.totals.users, 3);
+    assert_eq!(run.totals.created, 9);
+    for user in [ANN, CAT, BOB] {
+        rig.assert_in_sync(user, &sync).await.expect("in sync");
+        let creates = rig
+            .calls_of(user)
+            .get("people.people.batchCreateContacts")
+            .copied();
+        assert_eq!(creates, Some(1), "{user} was processed more than once");
+    }
+}
