@@ -257,7 +257,8 @@ impl Shared {
             Some(t) if t.expires <= Instant::now() => return Err(invalid("ACCESS_TOKEN_EXPIRED")),
             Some(t) => (t.user_id.clone(), t.scopes.clone()),
         };
-        let Some(user) = st.world.users.get(&user_id) else {
+        // Tokens of users deleted (by a reset) or suspended since stop working.
+        let Some(user) = st.world.users.get(&user_id).filter(|u| !u.suspended) else {
             return Err(invalid("ACCOUNT_STATE_INVALID"));
         };
         let email = user.primary_email.clone();

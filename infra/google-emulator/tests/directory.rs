@@ -108,6 +108,7 @@ async fn renaming_a_user_keeps_the_id_and_the_old_address_resolves_as_alias() {
 async fn moving_and_suspending_users() {
     let env = Env::demo_with_directory_writes().await;
     let admin = writer(&env).await;
+    let ben = env.contacts_token("ben@example.com").await;
     let moved = env
         .call(
             &admin,
@@ -119,6 +120,14 @@ async fn moving_and_suspending_users() {
         .ok();
     assert_eq!(moved["orgUnitPath"], "/Accounting/Payables");
     assert_eq!(moved["suspended"], true);
+    // A suspended user's tokens stop working, and no new ones are issued.
+    env.get(&ben, "/v1/people/me/connections?personFields=names")
+        .await
+        .expect(401);
+    let (status, _) = env
+        .assertion_request(&env.claims("ben@example.com", &[CONTACTS]))
+        .await;
+    assert_eq!(status, 400);
     let r = env
         .call(
             &admin,
