@@ -264,3 +264,78 @@ async fn renames_break_nothing_and_duplicate_nothing() {
             .any(|s| s.user_id == bob_id && s.email == "robert@example.com")
     );
 }
+
+/// Clean-up (the run started by deleting a sync): every destination loses the sync's contacts and its label (kept
+/// where the user put their own contact into it), then the definition is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_removes_everything_then_the_sync() {
+    let rig = Rig::start(seed(standard_seed()).expect("seed"), RigOptions::default())
+        .await
+        .expect("rig");
+    let sales = rig.org_unit("/Sales").await.expect("ou");
+    let sync = rig
+        .create_sync(
+            SOURCE,
+            "Partners",
+            vec![dest(
+                DestinationKind::OrgUnit,
+                sales["orgUnitId"].as_str().expect("id"),
+                "/Sales",
+            )],
+        )
+        .await
+        .expect("sync");
+    let run = rig.run(&sync.id, RunMode::Apply).await.expect("run");
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    let label = rig.labels_named(CAT, "Partners").pop().expect("label");
+    rig.google
+        .people
+        .batch_create_contacts(
+            CAT,
+            &[serde_json::from_value(json!({
+                "names": [{"givenName": "CatOwn"}],
+                "memberships": [{"contactGroupMembership": {"contactGroupResourceName": label}}]
+            }))
+            .expect("person")],
+        )
+        .await
+        .expect("own contact");
+
+    let cleanup = contact_sync::model::ExecutorEvent {
+        sync_id: sync.id.clone(),
+        run_id: None,
+        trigger: contact_sync::model::Trigger::Delete,
+        mode: RunMode::Cleanup,
+        requested_by: Some("test".into()),
+    };
+    let report = rig
+        .invoke(cleanup, std::time::Duration::from_secs(600))
+        .await
+        .expect("cleanup");
+    assert_eq!(
+        report.outcome,
+        contact_sync::sync::RunOutcome::SyncDeleted,
+        "{report:?}"
+    );
+    for user in [ANN, CAT] {
+        assert!(
+            rig.managed(user, &sync.id).is_empty(),
+            "{user} kept synced contacts"
+        );
+    }
+    assert!(rig.labels_named(ANN, "Partners").is_empty());
+    assert_eq!(
+        rig.labels_named(CAT, "Partners"),
+        vec![label],
+        "label holding the user's own contact deleted"
+    );
+    assert_eq!(rig.persons(CAT).len(), 1);
+    assert!(rig.store.get_sync(&sync.id).await.expect("get").is_none());
+    assert!(
+        rig.store
+            .list_destination_states(&sync.id)
+            .await
+            .expect("states")
+            .is_empty()
+    );
+}
