@@ -76,6 +76,25 @@ struct Tombstone<K> {
     update_time: String,
 }
 
+/// A validated contact to create.
+struct PreparedContact {
+    fields: Map<String, Value>,
+    groups: BTreeSet<String>,
+    size: usize,
+}
+
+/// The stored size of a contact, within Google's 128 KB per contact.
+fn contact_size(fields: &Map<String, Value>) -> Result<usize, ApiError> {
+    let size = serde_json::to_vec(fields).map(|v| v.len()).unwrap_or(0);
+    // [B] Google's message for an oversized contact is not documented.
+    if size > MAX_CONTACT_BYTES {
+        return Err(ApiError::invalid_argument(format!(
+            "Contact is too large: {size} bytes, the maximum is {MAX_CONTACT_BYTES}."
+        )));
+    }
+    Ok(size)
+}
+
 /// A validated contact update, ready to apply.
 struct PreparedUpdate {
     fields: Map<String, Value>,
@@ -410,35 +429,28 @@ impl Book {
         Ok(out)
     }
 
-    fn check_sizes(
-        &self,
-        fields: &Map<String, Value>,
-        replacing: usize,
-    ) -> Result<usize, ApiError> {
-        let size = serde_json::to_vec(fields).map(|v| v.len()).unwrap_or(0);
-        // [B] Google's messages for the size limits are not documented.
-        if size > MAX_CONTACT_BYTES {
-            return Err(ApiError::invalid_argument(format!(
-                "Contact is too large: {size} bytes, the maximum is {MAX_CONTACT_BYTES}."
-            )));
-        }
-        if self.total_bytes - replacing + size > MAX_BOOK_BYTES {
+    /// Whether the book stays within Google's 20 MB once `freed` bytes go and `added` come.
+    fn check_storage(&self, freed: usize, added: usize) -> Result<(), ApiError> {
+        // [B] Google's message for the storage limit is not documented.
+        if self.total_bytes - freed + added > MAX_BOOK_BYTES {
             return Err(ApiError::failed_precondition(
                 "Contacts storage limit reached (20 MB).",
             ));
         }
-        Ok(size)
+        Ok(())
     }
 
-    /// Validates one Person to create: (stored fields, group ids). myContacts is always added.
-    fn prepare_create(
-        &self,
-        person: &Value,
-    ) -> Result<(Map<String, Value>, BTreeSet<String>), ApiError> {
+    /// Validates one Person to create. myContacts is always added to its memberships.
+    fn prepare_create(&self, person: &Value) -> Result<PreparedContact, ApiError> {
         let fields = person::stored_fields(person, None)?;
         let mut groups = self.resolve_memberships(&person::input_memberships(person)?)?;
         groups.insert(MY_CONTACTS.to_string());
-        Ok((fields, groups))
+        let size = contact_size(&fields)?;
+        Ok(PreparedContact {
+            fields,
+            groups,
+            size,
+        })
     }
 
     fn check_capacity(&self, adding: usize, max: usize) -> Result<(), ApiError> {
@@ -451,15 +463,19 @@ impl Book {
         Ok(())
     }
 
+    /// Stores a validated contact (limits already checked); returns its number.
     fn insert_contact(
         &mut self,
         counters: &mut Counters,
         user_id: &str,
-        fields: Map<String, Value>,
-        groups: BTreeSet<String>,
+        prepared: PreparedContact,
         now: &str,
-    ) -> Result<u64, ApiError> {
-        let size = self.check_sizes(&fields, 0)?;
+    ) -> u64 {
+        let PreparedContact {
+            fields,
+            groups,
+            size,
+        } = prepared;
         let created = counters.next();
         // A positive 63-bit number, like Google's `c` ids; unique within the book.
         let mut num = ids::hash64(&[user_id, "contact", &created.to_string()]) >> 1;
@@ -480,7 +496,7 @@ impl Book {
         self.total_bytes += size;
         self.contacts.insert(num, contact);
         self.system_update_time = now.to_string();
-        Ok(num)
+        num
     }
 
     /// Creates a contact from a People API Person (seeding and createContact).
@@ -492,9 +508,10 @@ impl Book {
         extra_groups: &[String],
         now: &str,
     ) -> Result<u64, ApiError> {
-        let (fields, mut groups) = self.prepare_create(person)?;
-        groups.extend(extra_groups.iter().cloned());
-        self.insert_contact(counters, user_id, fields, groups, now)
+        let mut prepared = self.prepare_create(person)?;
+        prepared.groups.extend(extra_groups.iter().cloned());
+        self.check_storage(0, prepared.size)?;
+        Ok(self.insert_contact(counters, user_id, prepared, now))
     }
 
     fn bump_contact(&mut self, counters: &mut Counters, user_id: &str, num: u64, now: &str) {
@@ -559,7 +576,8 @@ impl Book {
         } else {
             None
         };
-        let size = self.check_sizes(&fields, current.size)?;
+        let size = contact_size(&fields)?;
+        self.check_storage(current.size, size)?;
         Ok(PreparedUpdate {
             fields,
             groups,
@@ -771,10 +789,11 @@ fn batch_create(
         prepared.push(book.prepare_create(&p)?);
     }
     book.check_capacity(prepared.len(), call.max_contacts_per_user)?;
-    let mut nums = Vec::with_capacity(prepared.len());
-    for (fields, groups) in prepared {
-        nums.push(book.insert_contact(counters, user_id, fields, groups, now)?);
-    }
+    book.check_storage(0, prepared.iter().map(|p| p.size).sum())?;
+    let nums: Vec<u64> = prepared
+        .into_iter()
+        .map(|p| book.insert_contact(counters, user_id, p, now))
+        .collect();
     let Some(mask) = read else {
         return Ok(json!({}));
     };
@@ -820,16 +839,12 @@ fn batch_update(
         let num = parse_contact_name(rn)?;
         prepared.push((rn.clone(), num, book.prepare_update(num, p, &mask)?));
     }
-    let mut total = book.total_bytes;
-    for (_, num, update) in &prepared {
-        let old = book.contacts.get(num).map(|c| c.size).unwrap_or(0);
-        total = total - old + update.size;
-    }
-    if total > MAX_BOOK_BYTES {
-        return Err(ApiError::failed_precondition(
-            "Contacts storage limit reached (20 MB).",
-        ));
-    }
+    let freed = prepared
+        .iter()
+        .filter_map(|(_, num, _)| book.contacts.get(num))
+        .map(|c| c.size)
+        .sum();
+    book.check_storage(freed, prepared.iter().map(|(_, _, u)| u.size).sum())?;
     let mut updated = Vec::with_capacity(prepared.len());
     for (rn, num, update) in prepared {
         book.apply_update(counters, user_id, num, update, now);
