@@ -322,3 +322,374 @@ fn needs_replan(e: &GoogleError) -> bool {
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Unknown outcomes and stale etags, against a small in-memory People API (unit tests only; the end-to-end
+    //! tests run the same paths against the emulator).
+
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use serde_json::json;
+
+    use super::*;
+    use crate::google::ContactGroup;
+    use crate::sync::markers;
+
+    const USER: &str = "ann@example.com";
+    const SYNC: &str = "S1";
+
+    #[derive(Default)]
+    struct State {
+        contacts: BTreeMap<String, Person>,
+        groups: Vec<ContactGroup>,
+        next: u32,
+        /// Apply the next create, then answer "outcome unknown".
+        lose_next_create_answer: bool,
+        /// Refuse the next update as stale without applying it.
+        stale_next_update: bool,
+        creates: u32,
+        lists: u32,
+    }
+
+    #[derive(Default)]
+    struct FakePeople(Mutex<State>);
+
+    impl FakePeople {
+        fn state(&self) -> std::sync::MutexGuard<'_, State> {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+    }
+
+    fn unsupported(method: &str) -> GoogleError {
+        GoogleError::Decode {
+            method: method.to_owned(),
+            detail: "not supported by the fake".to_owned(),
+        }
+    }
+
+    #[async_trait]
+    impl PeopleApi for FakePeople {
+        async fn list_contact_groups(&self, _: &str) -> Result<Vec<ContactGroup>, GoogleError> {
+            Ok(self.state().groups.clone())
+        }
+        async fn get_contact_group(
+            &self,
+            _: &str,
+            name: &str,
+            _: u32,
+        ) -> Result<ContactGroup, GoogleError> {
+            self.state()
+                .groups
+                .iter()
+                .find(|g| g.resource_name == name)
+                .cloned()
+                .ok_or_else(|| GoogleError::Api {
+                    method: "people.contactGroups.get".into(),
+                    status: 404,
+                    status_text: "NOT_FOUND".into(),
+                    reason: None,
+                    message: "not found".into(),
+                })
+        }
+        async fn create_contact_group(
+            &self,
+            _: &str,
+            name: &str,
+        ) -> Result<ContactGroup, GoogleError> {
+            let mut state = self.state();
+            let group = ContactGroup {
+                resource_name: format!("contactGroups/g{}", state.groups.len()),
+                name: name.to_owned(),
+                group_type: Some(USER_CONTACT_GROUP.to_owned()),
+                ..ContactGroup::default()
+            };
+            state.groups.push(group.clone());
+            Ok(group)
+        }
+        async fn delete_contact_group(&self, _: &str, _: &str, _: bool) -> Result<(), GoogleError> {
+            Err(unsupported("people.contactGroups.delete"))
+        }
+        async fn modify_contact_group_members(
+            &self,
+            _: &str,
+            _: &str,
+            _: &[String],
+            _: &[String],
+        ) -> Result<(), GoogleError> {
+            Err(unsupported("people.contactGroups.members.modify"))
+        }
+        async fn batch_get_people(
+            &self,
+            _: &str,
+            _: &[String],
+            _: &str,
+        ) -> Result<Vec<Person>, GoogleError> {
+            Err(unsupported("people.people.getBatchGet"))
+        }
+        async fn list_connections(&self, _: &str, _: &str) -> Result<Vec<Person>, GoogleError> {
+            let mut state = self.state();
+            state.lists += 1;
+            Ok(state.contacts.values().cloned().collect())
+        }
+        async fn batch_create_contacts(
+            &self,
+            _: &str,
+            contacts: &[Person],
+        ) -> Result<(), GoogleError> {
+            let mut state = self.state();
+            state.creates += 1;
+            for person in contacts {
+                state.next += 1;
+                let name = format!("people/c{}", state.next);
+                let stored = Person {
+                    resource_name: Some(name.clone()),
+                    etag: Some(format!("e{}", state.next)),
+                    ..person.clone()
+                };
+                state.contacts.insert(name, stored);
+            }
+            if std::mem::take(&mut state.lose_next_create_answer) {
+                return Err(GoogleError::OutcomeUnknown {
+                    method: "people.batchCreateContacts".into(),
+                    detail: "HTTP 503 after sending".into(),
+                });
+            }
+            Ok(())
+        }
+        async fn batch_update_contacts(
+            &self,
+            _: &str,
+            contacts: &BTreeMap<String, Person>,
+            _: &str,
+        ) -> Result<(), GoogleError> {
+            let mut state = self.state();
+            if std::mem::take(&mut state.stale_next_update) {
+                return Err(GoogleError::Api {
+                    method: "people.batchUpdateContacts".into(),
+                    status: 400,
+                    status_text: "FAILED_PRECONDITION".into(),
+                    reason: None,
+                    message: "Request person.etag is different than the current person.etag."
+                        .into(),
+                });
+            }
+            for (name, person) in contacts {
+                let current = state.contacts.get(name).and_then(|p| p.etag.clone());
+                if current != person.etag {
+                    return Err(unsupported("etag mismatch the engine should never send"));
+                }
+                state.next += 1;
+                let stored = Person {
+                    etag: Some(format!("e{}", state.next)),
+                    ..person.clone()
+                };
+                state.contacts.insert(name.clone(), stored);
+            }
+            Ok(())
+        }
+        async fn batch_delete_contacts(
+            &self,
+            _: &str,
+            names: &[String],
+        ) -> Result<(), GoogleError> {
+            let mut state = self.state();
+            for name in names {
+                state.contacts.remove(name);
+            }
+            Ok(())
+        }
+    }
+
+    fn sources(names: &[&str]) -> BTreeMap<String, SourceContact> {
+        names
+            .iter()
+            .filter_map(|n| {
+                let person: Person = serde_json::from_value(json!({
+                    "resourceName": format!("people/{n}"),
+                    "names": [{"givenName": n}]
+                }))
+                .ok()?;
+                SourceContact::from_person(&person)
+            })
+            .map(|s| (s.resource_name.clone(), s))
+            .collect()
+    }
+
+    fn target<'a>(sources: &'a BTreeMap<String, SourceContact>) -> SyncTarget<'a> {
+        SyncTarget {
+            sync_id: SYNC,
+            label_name: "Partners",
+            stored_label: None,
+            sources,
+            dry_run: false,
+            max_attempts: 5,
+        }
+    }
+
+    fn managed_sources(people: &FakePeople) -> Vec<String> {
+        let mut list: Vec<String> = people
+            .state()
+            .contacts
+            .values()
+            .filter(|p| markers::is_managed_by(p, SYNC))
+            .filter_map(|p| markers::source_of(p).map(str::to_owned))
+            .collect();
+        list.sort();
+        list
+    }
+
+    #[tokio::test]
+    async fn a_create_with_an_unknown_outcome_is_never_repeated_blindly() {
+        let people = FakePeople::default();
+        people.state().lose_next_create_answer = true;
+        let src = sources(&["a", "b"]);
+        let outcome = sync_user(&people, USER, &target(&src))
+            .await
+            .expect("synced");
+        assert_eq!(managed_sources(&people), vec!["people/a", "people/b"]);
+        assert_eq!(people.state().creates, 1, "the create was sent again");
+        assert_eq!(
+            people.state().lists,
+            2,
+            "no re-read after the unknown outcome"
+        );
+        assert_eq!(outcome.unchanged, 2);
+    }
+
+    #[tokio::test]
+    async fn a_stale_etag_leads_to_a_re_read_and_a_fresh_update() {
+        let people = FakePeople::default();
+        let src = sources(&["a"]);
+        sync_user(&people, USER, &target(&src))
+            .await
+            .expect("first");
+        let edited = sources(&["a"])
+            .into_values()
+            .map(|mut s| {
+                s.fields.insert("nicknames".into(), json!([{"value": "x"}]));
+                s.hash = crate::sync::normalize::content_hash(&s.fields);
+                (s.resource_name.clone(), s)
+            })
+            .collect();
+        people.state().stale_next_update = true;
+        let label = people.state().groups[0].resource_name.clone();
+        let t = SyncTarget {
+            stored_label: Some(&label),
+            ..target(&edited)
+        };
+        let outcome = sync_user(&people, USER, &t).await.expect("second");
+        assert_eq!(outcome.updated, 1);
+        let stored: Vec<Person> = people.state().contacts.values().cloned().collect();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].fields["nicknames"], json!([{"value": "x"}]));
+    }
+
+    #[tokio::test]
+    async fn writes_that_never_settle_give_up_after_the_attempts() {
+        struct Flaky(FakePeople);
+        let people = Flaky(FakePeople::default());
+        // Every create answer is lost and nothing is created: the engine must stop after max_attempts.
+        #[async_trait]
+        impl PeopleApi for Flaky {
+            async fn list_contact_groups(&self, u: &str) -> Result<Vec<ContactGroup>, GoogleError> {
+                self.0.list_contact_groups(u).await
+            }
+            async fn get_contact_group(
+                &self,
+                u: &str,
+                n: &str,
+                m: u32,
+            ) -> Result<ContactGroup, GoogleError> {
+                self.0.get_contact_group(u, n, m).await
+            }
+            async fn create_contact_group(
+                &self,
+                u: &str,
+                n: &str,
+            ) -> Result<ContactGroup, GoogleError> {
+                self.0.create_contact_group(u, n).await
+            }
+            async fn delete_contact_group(
+                &self,
+                u: &str,
+                n: &str,
+                d: bool,
+            ) -> Result<(), GoogleError> {
+                self.0.delete_contact_group(u, n, d).await
+            }
+            async fn modify_contact_group_members(
+                &self,
+                u: &str,
+                n: &str,
+                a: &[String],
+                r: &[String],
+            ) -> Result<(), GoogleError> {
+                self.0.modify_contact_group_members(u, n, a, r).await
+            }
+            async fn batch_get_people(
+                &self,
+                u: &str,
+                n: &[String],
+                f: &str,
+            ) -> Result<Vec<Person>, GoogleError> {
+                self.0.batch_get_people(u, n, f).await
+            }
+            async fn list_connections(&self, u: &str, f: &str) -> Result<Vec<Person>, GoogleError> {
+                self.0.list_connections(u, f).await
+            }
+            async fn batch_create_contacts(
+                &self,
+                _: &str,
+                _: &[Person],
+            ) -> Result<(), GoogleError> {
+                self.0.state().creates += 1;
+                Err(GoogleError::OutcomeUnknown {
+                    method: "people.batchCreateContacts".into(),
+                    detail: "timeout".into(),
+                })
+            }
+            async fn batch_update_contacts(
+                &self,
+                u: &str,
+                c: &BTreeMap<String, Person>,
+                m: &str,
+            ) -> Result<(), GoogleError> {
+                self.0.batch_update_contacts(u, c, m).await
+            }
+            async fn batch_delete_contacts(
+                &self,
+                u: &str,
+                n: &[String],
+            ) -> Result<(), GoogleError> {
+                self.0.batch_delete_contacts(u, n).await
+            }
+        }
+        let src = sources(&["a"]);
+        let err = sync_user(&people, USER, &target(&src))
+            .await
+            .expect_err("gave up");
+        assert!(
+            matches!(err, ApplyError::NotConverged { attempts: 5 }),
+            "{err}"
+        );
+        assert_eq!(people.0.state().creates, 5);
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_reads_and_plans_but_writes_nothing() {
+        let people = FakePeople::default();
+        let src = sources(&["a", "b"]);
+        let t = SyncTarget {
+            dry_run: true,
+            ..target(&src)
+        };
+        let outcome = sync_user(&people, USER, &t).await.expect("planned");
+        assert_eq!(outcome.created, 2);
+        assert_eq!(outcome.planned.map(|p| p.creates.len()), Some(2));
+        assert!(people.state().groups.is_empty() && people.state().contacts.is_empty());
+    }
+}
