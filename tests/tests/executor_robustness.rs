@@ -116,6 +116,47 @@ async fn a_missing_source_fails_the_run_clearly() {
     );
 }
 
+/// A destination that no longer exists is an error on the run; the other destinations are synced, and nobody is
+/// treated as a leaver while the audience is incomplete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanished_destination_is_reported_and_removes_nobody() {
+    let rig = Rig::start(seed(standard_seed()).expect("seed"), RigOptions::default())
+        .await
+        .expect("rig");
+    let ann_id = rig.user_id(ANN).await.expect("id");
+    let cat_id = rig.user_id(CAT).await.expect("id");
+    let mut sync = rig
+        .create_sync(
+            SOURCE,
+            "Partners",
+            vec![
+                dest(DestinationKind::User, &ann_id, ANN),
+                dest(DestinationKind::User, &cat_id, CAT),
+            ],
+        )
+        .await
+        .expect("sync");
+    rig.run(&sync.id, RunMode::Apply).await.expect("run");
+
+    // Cat's destination is replaced by a group that does not exist.
+    sync.destinations[1] = dest(DestinationKind::Group, "0gone000000000", "gone@example.com");
+    sync.version = 2;
+    rig.store.update_sync(&sync, 1).await.expect("update");
+    let run = rig.run(&sync.id, RunMode::Apply).await.expect("run");
+    assert_eq!(run.status, RunStatus::PartiallyFailed, "{run:?}");
+    let error = run.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("gone@example.com") && error.contains("no longer exists"),
+        "{error}"
+    );
+    rig.assert_in_sync(ANN, &sync).await.expect("ann");
+    assert_eq!(
+        rig.managed(CAT, &sync.id).len(),
+        3,
+        "cat was treated as a leaver"
+    );
+}
+
 /// Behaviour 9, destination side: a destination answering 403 and one at its contact limit are recorded as failed;
 /// the others still succeed; once the problems are gone the next run completes them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
