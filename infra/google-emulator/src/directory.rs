@@ -725,17 +725,6 @@ fn list_org_units(world: &World, call: &Call<'_>) -> Result<Value, ApiError> {
         None => world.root_ou.clone(),
     };
     let kind = q.get("type").unwrap_or("children").to_ascii_lowercase();
-    let mut ids: Vec<String> = world
-        .org_units
-        .values()
-        .filter(|ou| match kind.as_str() {
-            "children" => ou.parent.as_deref() == Some(base.as_str()),
-            "all" => ou.id != base && world.ou_within(&ou.id, &base),
-            "allincludingparent" => world.ou_within(&ou.id, &base),
-            _ => false,
-        })
-        .map(|ou| ou.id.clone())
-        .collect();
     if !matches!(kind.as_str(), "children" | "all" | "allincludingparent") {
         return Err(ApiError::directory(
             400,
@@ -743,6 +732,16 @@ fn list_org_units(world: &World, call: &Call<'_>) -> Result<Value, ApiError> {
             "invalid",
         ));
     }
+    let mut ids: Vec<String> = world
+        .org_units
+        .values()
+        .filter(|ou| match kind.as_str() {
+            "children" => ou.parent.as_deref() == Some(base.as_str()),
+            "all" => ou.id != base && world.ou_within(&ou.id, &base),
+            _ => world.ou_within(&ou.id, &base),
+        })
+        .map(|ou| ou.id.clone())
+        .collect();
     ids.sort_by_key(|id| world.ou_path(id).to_lowercase());
     let mut out = Map::new();
     out.insert("kind".into(), json!("admin#directory#orgUnits"));

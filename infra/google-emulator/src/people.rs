@@ -667,9 +667,10 @@ pub(crate) fn handle(world: &mut World, call: &Call<'_>) -> Result<Reply, ApiErr
         }
         "people.people.connections.list" => list_connections(book, counters, sync_tokens, call)?,
         "people.people.createContact" => {
+            // Every check before the write: a refused request changes nothing.
+            let mask = person::read_mask_param(q.get("personFields"), None, false, "")?;
             book.check_capacity(1, call.max_contacts_per_user)?;
             let num = book.create_contact(counters, user_id, body, &[], &now)?;
-            let mask = person::read_mask_param(q.get("personFields"), None, false, "")?;
             book.render_contact(book.contact(num)?, &mask, false)
         }
         "people.people.updateContact" => {
@@ -690,9 +691,9 @@ pub(crate) fn handle(world: &mut World, call: &Call<'_>) -> Result<Reply, ApiErr
                 true,
                 "people/updateContact",
             )?;
+            let read = person::read_mask_param(q.get("personFields"), None, false, "")?;
             let update = book.prepare_update(num, body, &mask)?;
             book.apply_update(counters, user_id, num, update, &now);
-            let read = person::read_mask_param(q.get("personFields"), None, false, "")?;
             book.render_contact(book.contact(num)?, &read, false)
         }
         "people.people.deleteContact" => {
