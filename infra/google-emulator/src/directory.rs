@@ -257,6 +257,26 @@ fn ou_json(world: &World, id: &str) -> Value {
     Value::Object(out)
 }
 
+/// A Directory list response: `{kind, etag, <field>: items (omitted when empty), nextPageToken}`.
+fn list_body(
+    kind: &str,
+    etag_parts: &[&str],
+    field: &str,
+    items: Vec<Value>,
+    next: Option<String>,
+) -> Value {
+    let mut out = Map::new();
+    out.insert("kind".into(), json!(kind));
+    out.insert("etag".into(), json!(ids::directory_etag(etag_parts)));
+    if !items.is_empty() {
+        out.insert(field.into(), Value::Array(items));
+    }
+    if let Some(t) = next {
+        out.insert("nextPageToken".into(), json!(t));
+    }
+    Value::Object(out)
+}
+
 fn sort_ascending(q: &Query) -> bool {
     !q.str("sortOrder").eq_ignore_ascii_case("DESCENDING")
 }
@@ -431,23 +451,17 @@ fn list_users(world: &World, call: &Call<'_>, public_view: bool) -> Result<Value
         ],
     );
     let (page, next) = paginate(ids, q, max, fp)?;
-    let mut out = Map::new();
-    out.insert("kind".into(), json!("admin#directory#users"));
-    out.insert(
-        "etag".into(),
-        json!(ids::directory_etag(&["users", &world.customer_id])),
-    );
-    if !page.is_empty() {
-        let users: Vec<Value> = page
-            .iter()
-            .map(|id| user_json(world, id, public_view))
-            .collect();
-        out.insert("users".into(), Value::Array(users));
-    }
-    if let Some(t) = next {
-        out.insert("nextPageToken".into(), json!(t));
-    }
-    Ok(Value::Object(out))
+    let users = page
+        .iter()
+        .map(|id| user_json(world, id, public_view))
+        .collect();
+    Ok(list_body(
+        "admin#directory#users",
+        &["users", &world.customer_id],
+        "users",
+        users,
+        next,
+    ))
 }
 
 /// A new primary address for `owner` must be in one of the customer's domains and not be somebody
@@ -579,20 +593,14 @@ fn list_groups(world: &World, call: &Call<'_>) -> Result<Value, ApiError> {
         ],
     );
     let (page, next) = paginate(ids, q, max, fp)?;
-    let mut out = Map::new();
-    out.insert("kind".into(), json!("admin#directory#groups"));
-    out.insert(
-        "etag".into(),
-        json!(ids::directory_etag(&["groups", &world.customer_id])),
-    );
-    if !page.is_empty() {
-        let groups: Vec<Value> = page.iter().map(|id| group_json(world, id)).collect();
-        out.insert("groups".into(), Value::Array(groups));
-    }
-    if let Some(t) = next {
-        out.insert("nextPageToken".into(), json!(t));
-    }
-    Ok(Value::Object(out))
+    let groups = page.iter().map(|id| group_json(world, id)).collect();
+    Ok(list_body(
+        "admin#directory#groups",
+        &["groups", &world.customer_id],
+        "groups",
+        groups,
+        next,
+    ))
 }
 
 /// groups.update / groups.patch: rename (the old address becomes an alias), name, description.
@@ -665,17 +673,14 @@ fn list_members(world: &World, call: &Call<'_>) -> Result<Value, ApiError> {
     }
     let fp = fingerprint(call, &["includeDerivedMembership", "roles"]);
     let (page, next) = paginate(members, q, max, fp)?;
-    let mut out = Map::new();
-    out.insert("kind".into(), json!("admin#directory#members"));
-    out.insert("etag".into(), json!(ids::directory_etag(&["members", &id])));
-    if !page.is_empty() {
-        let members: Vec<Value> = page.iter().map(|m| member_json(world, m)).collect();
-        out.insert("members".into(), Value::Array(members));
-    }
-    if let Some(t) = next {
-        out.insert("nextPageToken".into(), json!(t));
-    }
-    Ok(Value::Object(out))
+    let members = page.iter().map(|m| member_json(world, m)).collect();
+    Ok(list_body(
+        "admin#directory#members",
+        &["members", &id],
+        "members",
+        members,
+        next,
+    ))
 }
 
 fn insert_member(world: &mut World, group_id: &str, body: &Value) -> Result<Value, ApiError> {
@@ -743,17 +748,14 @@ fn list_org_units(world: &World, call: &Call<'_>) -> Result<Value, ApiError> {
         .map(|ou| ou.id.clone())
         .collect();
     ids.sort_by_key(|id| world.ou_path(id).to_lowercase());
-    let mut out = Map::new();
-    out.insert("kind".into(), json!("admin#directory#orgUnits"));
-    out.insert(
-        "etag".into(),
-        json!(ids::directory_etag(&["orgunits", &world.customer_id])),
-    );
-    if !ids.is_empty() {
-        let units: Vec<Value> = ids.iter().map(|id| ou_json(world, id)).collect();
-        out.insert("organizationUnits".into(), Value::Array(units));
-    }
-    Ok(Value::Object(out))
+    let units = ids.iter().map(|id| ou_json(world, id)).collect();
+    Ok(list_body(
+        "admin#directory#orgUnits",
+        &["orgunits", &world.customer_id],
+        "organizationUnits",
+        units,
+        None,
+    ))
 }
 
 /// orgunits.update / orgunits.patch: rename (keeps orgUnitId; paths below follow), move, description.
