@@ -29,6 +29,7 @@ macro_rules! store_contract_tests {
             list_syncs_rejects_foreign_tokens,
             lease_lifecycle,
             runs_newest_first_with_paging,
+            claim_invocation_is_exactly_once,
             results_are_per_run,
             destination_states,
             delete_sync_removes_everything,
@@ -569,6 +570,98 @@ pub async fn runs_newest_first_with_paging(store: &dyn SyncStore) {
     let all = store.list_runs("S1", 10, None).await.expect("list_runs");
     assert_eq!(all.items.len(), 5);
     assert_eq!(all.next_token, None);
+}
+
+pub async fn claim_invocation_is_exactly_once(store: &dyn SyncStore) {
+    store
+        .create_sync(&definition("S1", "Sales"))
+        .await
+        .expect("create_sync");
+    let claim = |run_id: &'static str, expected: u32| async move {
+        store
+            .claim_invocation("S1", run_id, expected)
+            .await
+            .expect("claim_invocation")
+    };
+    assert!(!claim("R1", 1).await, "a missing run cannot be claimed");
+    assert_eq!(
+        store.get_run("S1", "R1").await.expect("get_run"),
+        None,
+        "a claim must not create a run"
+    );
+
+    // A run recorded by the API before any executor took it up.
+    let queued = Run {
+        invocations: 0,
+        ..run("S1", "R1", at(0))
+    };
+    store.put_run(&queued).await.expect("put_run");
+    assert!(!claim("R1", 0).await, "invocation 0 is never claimed");
+    assert!(!claim("R1", 2).await, "invocation 2 before invocation 1");
+    assert!(claim("R1", 1).await, "the first invocation");
+    assert!(
+        !claim("R1", 1).await,
+        "a second delivery of the first event"
+    );
+    assert!(claim("R1", 2).await, "the continuation");
+    assert!(
+        !claim("R1", 2).await,
+        "a second delivery of the continuation"
+    );
+    assert_eq!(
+        store.get_run("S1", "R1").await.expect("get_run"),
+        Some(Run {
+            invocations: 2,
+            ..queued.clone()
+        }),
+        "a claim changes nothing but the number of invocations"
+    );
+
+    // Simultaneous deliveries of the same continuation: exactly one wins.
+    let claims =
+        futures::future::join_all((0..8).map(|_| store.claim_invocation("S1", "R1", 3))).await;
+    let won = claims
+        .into_iter()
+        .map(|claimed| claimed.expect("claim_invocation"))
+        .filter(|claimed| *claimed)
+        .count();
+    assert_eq!(won, 1, "concurrent claims of invocation 3");
+    assert_eq!(
+        store
+            .get_run("S1", "R1")
+            .await
+            .expect("get_run")
+            .map(|r| r.invocations),
+        Some(3)
+    );
+
+    // A finished run is never claimed again, and another sync's run of the same id is another run.
+    let finished = Run {
+        status: RunStatus::Failed,
+        finished_at: Some(at(90)),
+        error: Some("interrupted".to_owned()),
+        invocations: 3,
+        ..queued.clone()
+    };
+    store.put_run(&finished).await.expect("put_run");
+    assert!(!claim("R1", 4).await, "a finished run");
+    assert_eq!(
+        store.get_run("S1", "R1").await.expect("get_run"),
+        Some(finished)
+    );
+    store
+        .put_run(&Run {
+            sync_id: "S2".to_owned(),
+            ..queued.clone()
+        })
+        .await
+        .expect("put_run S2");
+    assert!(
+        store
+            .claim_invocation("S2", "R1", 1)
+            .await
+            .expect("claim_invocation S2")
+    );
 }
 
 pub async fn results_are_per_run(store: &dyn SyncStore) {

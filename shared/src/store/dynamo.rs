@@ -45,6 +45,10 @@
 //!
 //! A lease is unexpired while `lease_until > now`; at `lease_until == now` another run may take it.
 //!
+//! Each executor invocation of a run claims its number with one conditional `UpdateItem` of the run item's
+//! `invocations` (condition: the item exists, `status = "running"`, `invocations` = the number before), so two
+//! deliveries of the same executor event never both process the run ([`SyncStore::claim_invocation`]).
+//!
 //! Reads of single items and partitions are strongly consistent. `list_syncs` reads GSI1, which DynamoDB
 //! keeps eventually consistent: a definition created or renamed a moment ago may be missing from (or out of
 //! place in) a listing for a short while; `get_sync` always sees it.
@@ -69,11 +73,14 @@ use serde::de::DeserializeOwned;
 
 use super::keys::{
     self, DEF_SK, DEST_PREFIX, GSI1, GSI1PK, GSI1PK_SYNC, GSI1SK, ITEM_TYPE, LAST_RUN,
-    LEASE_RUN_ID, LEASE_UNTIL, PK, PageKey, RUN_PREFIX, RUN_RETENTION_SECS, SK, TTL, TYPE_DEST,
-    TYPE_RESULT, TYPE_RUN, TYPE_SYNC, decode_run_token, decode_sync_token, encode_token,
+    LEASE_RUN_ID, LEASE_UNTIL, PK, PageKey, RUN_INVOCATIONS, RUN_PREFIX, RUN_RETENTION_SECS,
+    RUN_STATUS, SK, TTL, TYPE_DEST, TYPE_RESULT, TYPE_RUN, TYPE_SYNC, decode_run_token,
+    decode_sync_token, encode_token,
 };
 use super::{LeaseOutcome, Page, StoreError, SyncStore};
-use crate::model::{DestinationResult, DestinationState, Run, RunSummary, SyncDefinition};
+use crate::model::{
+    DestinationResult, DestinationState, Run, RunStatus, RunSummary, SyncDefinition,
+};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -712,6 +719,50 @@ impl SyncStore for DynamoStore {
             .await?
             .map(decode)
             .transpose()
+    }
+
+    async fn claim_invocation(
+        &self,
+        sync_id: &str,
+        run_id: &str,
+        expected: u32,
+    ) -> Result<bool, StoreError> {
+        let Some(previous) = expected.checked_sub(1) else {
+            return Ok(false);
+        };
+        let running: AttributeValue = serde_dynamo::to_attribute_value(RunStatus::Running)
+            .map_err(|e| StoreError::Backend(format!("cannot encode a run status: {e}")))?;
+        // A run written before `invocations` was always stored counts as none.
+        let previous_matches = if previous == 0 {
+            "(#inv = :previous OR attribute_not_exists(#inv))"
+        } else {
+            "#inv = :previous"
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(table_key(
+                keys::sync_pk(sync_id),
+                keys::run_sk(run_id),
+            )))
+            .update_expression("SET #inv = :expected")
+            .condition_expression(format!(
+                "attribute_exists(#pk) AND #status = :running AND {previous_matches}"
+            ))
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#status", RUN_STATUS)
+            .expression_attribute_names("#inv", RUN_INVOCATIONS)
+            .expression_attribute_values(":expected", n(expected))
+            .expression_attribute_values(":previous", n(previous))
+            .expression_attribute_values(":running", running)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if update_condition_failure(&e).is_some() => Ok(false),
+            Err(e) => Err(backend("UpdateItem", e)),
+        }
     }
 
     async fn list_runs(

@@ -18,6 +18,9 @@ pub(crate) const TTL: &str = "ttl";
 pub(crate) const LEASE_RUN_ID: &str = "lease_run_id";
 pub(crate) const LEASE_UNTIL: &str = "lease_until";
 pub(crate) const LAST_RUN: &str = "last_run";
+/// Attributes of a run item that conditional writes name (`Run::status`, `Run::invocations`).
+pub(crate) const RUN_STATUS: &str = "status";
+pub(crate) const RUN_INVOCATIONS: &str = "invocations";
 
 /// The constant partition of GSI1: every definition, and nothing else.
 pub(crate) const GSI1PK_SYNC: &str = "SYNC";

@@ -13,7 +13,9 @@ use super::keys::{
     encode_token,
 };
 use super::{LeaseOutcome, Page, StoreError, SyncStore};
-use crate::model::{DestinationResult, DestinationState, Run, RunSummary, SyncDefinition};
+use crate::model::{
+    DestinationResult, DestinationState, Run, RunStatus, RunSummary, SyncDefinition,
+};
 
 /// A run lease, kept with the millisecond precision the DynamoDB store stores.
 #[derive(Debug, Clone)]
@@ -250,6 +252,30 @@ impl SyncStore for MemoryStore {
         match table.get(&pk).and_then(|items| items.get(&sk)) {
             None => Ok(None),
             Some(Item::Run(run)) => Ok(Some(run.clone())),
+            Some(_) => Err(corrupt(&pk, &sk, "run")),
+        }
+    }
+
+    async fn claim_invocation(
+        &self,
+        sync_id: &str,
+        run_id: &str,
+        expected: u32,
+    ) -> Result<bool, StoreError> {
+        let Some(previous) = expected.checked_sub(1) else {
+            return Ok(false);
+        };
+        let mut table = self.table();
+        let pk = keys::sync_pk(sync_id);
+        let sk = keys::run_sk(run_id);
+        match table.get_mut(&pk).and_then(|items| items.get_mut(&sk)) {
+            Some(Item::Run(run))
+                if run.status == RunStatus::Running && run.invocations == previous =>
+            {
+                run.invocations = expected;
+                Ok(true)
+            }
+            Some(Item::Run(_)) | None => Ok(false),
             Some(_) => Err(corrupt(&pk, &sk, "run")),
         }
     }

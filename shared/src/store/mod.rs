@@ -113,6 +113,16 @@ pub trait SyncStore: Send + Sync {
     /// Creates or replaces a run record (with a TTL on old runs).
     async fn put_run(&self, run: &Run) -> Result<(), StoreError>;
     async fn get_run(&self, sync_id: &str, run_id: &str) -> Result<Option<Run>, StoreError>;
+    /// Claims invocation `expected` of a run for the caller, in one conditional write on the run item: sets the
+    /// run's `invocations` to `expected` if the run exists, is `running` and has recorded exactly `expected - 1`
+    /// invocations. `Ok(false)` (and nothing written) otherwise: another delivery of the same executor event
+    /// claimed it first, the run finished, or it does not exist. Claiming invocation 0 never succeeds.
+    async fn claim_invocation(
+        &self,
+        sync_id: &str,
+        run_id: &str,
+        expected: u32,
+    ) -> Result<bool, StoreError>;
     /// Runs newest first.
     async fn list_runs(
         &self,
