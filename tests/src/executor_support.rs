@@ -134,6 +134,7 @@ impl Rig {
                 directory_base_url: emulator.base_url(),
             },
             concurrency: options.settings.concurrency,
+            safety_margin: options.settings.safety_margin,
         };
         let dispatcher = InProcessDispatcher::new(options.continuation_time);
         let (engine, google) = build_engine(

@@ -14,6 +14,13 @@ use crate::store::DynamoStore;
 /// Default of `EXECUTOR_CONCURRENCY`.
 pub const DEFAULT_CONCURRENCY: usize = 8;
 
+/// The variable that sets [`ExecutorConfig::safety_margin`], in whole seconds.
+pub const SAFETY_MARGIN_ENV: &str = "EXECUTOR_SAFETY_MARGIN_SECS";
+/// Default of `EXECUTOR_SAFETY_MARGIN_SECS`.
+pub const DEFAULT_SAFETY_MARGIN_SECS: u64 = 60;
+/// Lambda's longest timeout: a margin this long would leave no invocation any time to start a user.
+const MAX_SAFETY_MARGIN_SECS: u64 = 900;
+
 /// The executor's environment (design.md, "Configuration").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecutorConfig {
@@ -27,6 +34,9 @@ pub struct ExecutorConfig {
     pub endpoints: GoogleEndpoints,
     /// `EXECUTOR_CONCURRENCY` (default 8)
     pub concurrency: usize,
+    /// `EXECUTOR_SAFETY_MARGIN_SECS` (default 60): no destination user is started with less than this left before
+    /// the invocation's deadline; the run continues in a new invocation instead.
+    pub safety_margin: Duration,
 }
 
 impl ExecutorConfig {
@@ -38,6 +48,7 @@ impl ExecutorConfig {
             admin_email: config::required("GOOGLE_ADMIN_EMAIL")?,
             endpoints: GoogleEndpoints::from_env(),
             concurrency: config::positive_usize("EXECUTOR_CONCURRENCY", DEFAULT_CONCURRENCY)?,
+            safety_margin: safety_margin(config::optional(SAFETY_MARGIN_ENV).as_deref())?,
         })
     }
 
@@ -45,8 +56,30 @@ impl ExecutorConfig {
     pub fn settings(&self) -> EngineSettings {
         EngineSettings {
             concurrency: self.concurrency,
+            safety_margin: self.safety_margin,
             ..EngineSettings::default()
         }
+    }
+}
+
+/// `EXECUTOR_SAFETY_MARGIN_SECS` (unset or empty = the default): whole seconds, from 1 to 899.
+fn safety_margin(value: Option<&str>) -> Result<Duration, ConfigError> {
+    let Some(value) = value else {
+        return Ok(Duration::from_secs(DEFAULT_SAFETY_MARGIN_SECS));
+    };
+    match value.trim().parse::<u64>() {
+        Ok(secs) if (1..MAX_SAFETY_MARGIN_SECS).contains(&secs) => Ok(Duration::from_secs(secs)),
+        Ok(secs) if secs > 0 => Err(ConfigError::Invalid {
+            name: SAFETY_MARGIN_ENV,
+            detail: format!(
+                "{secs} seconds leaves no time to work: it must be less than {MAX_SAFETY_MARGIN_SECS} \
+                 (Lambda's longest timeout)"
+            ),
+        }),
+        _ => Err(ConfigError::Invalid {
+            name: SAFETY_MARGIN_ENV,
+            detail: format!("expected a positive whole number of seconds, got {value:?}"),
+        }),
     }
 }
 
@@ -119,4 +152,68 @@ pub async fn in_process_engine_from_env(
     .await?;
     dispatcher.attach(&engine);
     Ok((engine, dispatcher))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_safety_margin_defaults_to_a_minute() {
+        assert_eq!(safety_margin(None), Ok(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn the_safety_margin_is_whole_positive_seconds() {
+        assert_eq!(safety_margin(Some("90")), Ok(Duration::from_secs(90)));
+        assert_eq!(safety_margin(Some(" 5 ")), Ok(Duration::from_secs(5)));
+        assert_eq!(safety_margin(Some("899")), Ok(Duration::from_secs(899)));
+        for invalid in [
+            "0",
+            "-5",
+            "1.5",
+            "60s",
+            "abc",
+            "900",
+            "3600",
+            "18446744073709551616",
+        ] {
+            match safety_margin(Some(invalid)) {
+                Err(ConfigError::Invalid { name, detail }) => {
+                    assert_eq!(name, "EXECUTOR_SAFETY_MARGIN_SECS");
+                    assert!(!detail.is_empty());
+                }
+                other => panic!("{invalid:?} was accepted: {other:?}"),
+            }
+        }
+        let message = safety_margin(Some("soon"))
+            .expect_err("invalid")
+            .to_string();
+        assert!(
+            message.contains("EXECUTOR_SAFETY_MARGIN_SECS"),
+            "the start-up error names the variable: {message}"
+        );
+    }
+
+    #[test]
+    fn the_settings_use_the_configured_margin() {
+        let config = ExecutorConfig {
+            table_name: "t".to_owned(),
+            key_secret_id: "k".to_owned(),
+            admin_email: "admin@example.com".to_owned(),
+            endpoints: GoogleEndpoints {
+                people_base_url: "http://people".to_owned(),
+                directory_base_url: "http://directory".to_owned(),
+            },
+            concurrency: 3,
+            safety_margin: Duration::from_secs(120),
+        };
+        let settings = config.settings();
+        assert_eq!(settings.concurrency, 3);
+        assert_eq!(settings.safety_margin, Duration::from_secs(120));
+        assert_eq!(
+            settings.lease_margin,
+            EngineSettings::default().lease_margin
+        );
+    }
 }
