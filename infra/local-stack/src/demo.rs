@@ -423,12 +423,18 @@ pub async fn run(
         })
         .collect();
     out.table(&["type", "email / path", "name", "immutable id"], &rows);
-    out.check(
+    let has = |kind: &str, display: &str| {
         found
             .results
             .iter()
-            .any(|r| r.kind == "org_unit" && r.display == plan.org_unit),
-        format!("the org unit {} is found", plan.org_unit),
+            .any(|r| r.kind == kind && r.display.eq_ignore_ascii_case(display))
+    };
+    out.check(
+        has("org_unit", &plan.org_unit) && has("group", &plan.group),
+        format!(
+            "the org unit {} and the group {} are found",
+            plan.org_unit, plan.group
+        ),
     )?;
 
     // 3. Create the sync, running immediately.
