@@ -1,3 +1,5 @@
 
+pub mod runtime_api;
+pub mod sam_template;
 pub mod executor_support;
 pub mod api_support;

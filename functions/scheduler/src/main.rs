@@ -24,10 +24,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         }
     };
     let sdk = aws::load_config().await;
-    let store = Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        table,
-    ));
+    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table));
     let dispatcher: Arc<dyn Dispatcher> =
         Arc::new(LambdaDispatcher::from_sdk_config(&sdk, executor));
     lambda_runtime::run(service_fn(|event: LambdaEvent<EventBridgeEvent>| {
