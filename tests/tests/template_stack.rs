@@ -343,6 +343,39 @@ fn policies_are_least_privilege() {
 }
 
 #[test]
+fn api_function_permissions_match_what_their_handlers_need() {
+    for f in functions() {
+        let name = binary(&f);
+        let Some(needs) = contact_sync::api::needs_of(name) else {
+            assert!(
+                f.routes.is_empty(),
+                "{name} serves routes but is no API function"
+            );
+            continue;
+        };
+        let uses = |p: &str| f.policy_templates.iter().any(|t| t == p);
+        assert_eq!(
+            uses("AWSSecretsManagerGetSecretValuePolicy"),
+            needs.google,
+            "{name}: reads the Google key exactly when it calls Google"
+        );
+        assert_eq!(
+            uses("LambdaInvokePolicy"),
+            needs.dispatch,
+            "{name}: invokes the executor exactly when it starts runs"
+        );
+    }
+    for name in contact_sync::api::FUNCTION_NAMES {
+        assert!(
+            functions()
+                .iter()
+                .any(|f| f.binary.as_deref() == Some(name)),
+            "API function {name} is not in template.yaml"
+        );
+    }
+}
+
+#[test]
 fn executor_is_throttled_retried_once_and_dead_lettered_and_invokes_itself_by_name() {
     let t = template();
     let executor = t
