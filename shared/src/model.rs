@@ -271,6 +271,11 @@ pub struct ExecutorEvent {
     /// Who asked (recorded on the run). Defaults to the trigger's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<String>,
+    /// Which invocation of the run this event starts: the executor's own continuations carry 2, 3, ...; absent
+    /// means the first. The executor claims the number on the run record once, so a repeated delivery of the same
+    /// event (asynchronous Lambda invokes are at-least-once) does nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invocation: Option<u32>,
 }
 
 #[cfg(test)]
@@ -297,6 +302,21 @@ mod tests {
             serde_json::from_str::<ExecutorEvent>(r#"{"sync_id":"a","trigger":"manual","x":1}"#)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn executor_event_carries_an_optional_invocation() {
+        let ev: ExecutorEvent = serde_json::from_str(
+            r#"{"sync_id":"01J","run_id":"01K","trigger":"manual","invocation":3}"#,
+        )
+        .expect("valid event");
+        assert_eq!(ev.invocation, Some(3));
+        let first: ExecutorEvent =
+            serde_json::from_str(r#"{"sync_id":"01J","run_id":"01K","trigger":"manual"}"#)
+                .expect("an event without an invocation (the first, or from before the field)");
+        assert_eq!(first.invocation, None);
+        let json = serde_json::to_value(&first).expect("serialise");
+        assert!(json.get("invocation").is_none(), "{json}");
     }
 
     #[test]

@@ -61,6 +61,7 @@ pub fn scheduled_event(sync_id: &str) -> ExecutorEvent {
         trigger: Trigger::Schedule,
         mode: RunMode::Apply,
         requested_by: Some(REQUESTED_BY.to_owned()),
+        invocation: None,
     }
 }
 

@@ -522,6 +522,7 @@ pub fn event(sync_id: &str, mode: RunMode) -> ExecutorEvent {
         trigger: Trigger::Manual,
         mode,
         requested_by: Some("test".into()),
+        invocation: None,
     }
 }
 

@@ -307,6 +307,7 @@ async fn cleanup_removes_everything_then_the_sync() {
         trigger: contact_sync::model::Trigger::Delete,
         mode: RunMode::Cleanup,
         requested_by: Some("test".into()),
+        invocation: None,
     };
     let report = rig
         .invoke(cleanup, std::time::Duration::from_secs(600))

@@ -550,6 +550,7 @@ async fn dispatch_run(ctx: &ApiContext, run: &Run) -> Result<(), ApiError> {
         trigger: run.trigger,
         mode: run.mode,
         requested_by: Some(run.requested_by.clone()),
+        invocation: None,
     };
     let Err(e) = ctx.dispatcher.dispatch(&event).await else {
         return Ok(());

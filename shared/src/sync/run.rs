@@ -5,9 +5,16 @@
 //!
 //! A run that cannot finish before the invocation's deadline stops starting users when less than
 //! [`EngineSettings::safety_margin`] is left, lets the users in flight finish, saves itself (still `running`) and
-//! dispatches a continuation with the same run id, keeping the lease. The continuation skips users that already have
-//! a result in this run. A crash anywhere leaves at worst a lease that expires; the next run converges because
-//! managed contacts are recognised by their markers, never by remembered state.
+//! dispatches a continuation with the same run id and the next invocation number, keeping the lease. The
+//! continuation skips users that already have a result in this run.
+//!
+//! Every invocation claims its number on the run record with one conditional write
+//! ([`SyncStore::claim_invocation`]) before it touches Google, so a repeated delivery of the same event
+//! (asynchronous Lambda invokes are at-least-once) exits as [`RunOutcome::Duplicate`] and does nothing.
+//!
+//! A crash anywhere leaves at worst a lease that expires; the next run converges because managed contacts are
+//! recognised by their markers, never by remembered state. The run that takes the lease over also records the
+//! crashed run, still `running` with nobody holding its lease, as failed ("interrupted").
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -31,6 +38,9 @@ use crate::store::{LeaseOutcome, StoreError, SyncStore};
 
 /// How many source group members to ask for (Google Contacts' per-user limit).
 const SOURCE_GROUP_MAX_MEMBERS: u32 = 25_000;
+
+/// How many of a sync's newest runs an invocation checks for runs an executor left `running` when it stopped.
+const INTERRUPTED_RUN_SCAN: u32 = 10;
 
 /// The time, injectable so tests can move it.
 pub trait Clock: Send + Sync {
@@ -100,6 +110,8 @@ pub enum RunOutcome {
     SyncMissing,
     /// The run had already finished (a repeated delivery of its event).
     AlreadyFinished { status: RunStatus },
+    /// Another delivery of the same event already claimed this invocation of the run; nothing was done.
+    Duplicate { invocation: u32 },
     /// A clean-up run removed everything and deleted the sync.
     SyncDeleted,
 }
@@ -231,6 +243,21 @@ impl Engine {
             tracing::info!(status = ?run.status, "run already finished");
             return Ok(report(RunOutcome::AlreadyFinished { status: run.status }));
         }
+        // The invocation this event starts: its own number for a continuation, else the first. A run with no
+        // record yet starts here, at its first.
+        let invocation = match &existing {
+            Some(_) => event.invocation.unwrap_or(1),
+            None => 1,
+        };
+        if let Some(run) = existing.as_ref().filter(|r| r.invocations >= invocation) {
+            tracing::info!(
+                invocation,
+                recorded = run.invocations,
+                "duplicate delivery: this invocation of the run was already taken; nothing to do"
+            );
+            return Ok(report(RunOutcome::Duplicate { invocation }));
+        }
+        let recorded = existing.is_some();
         let mut run = existing.unwrap_or_else(|| new_run(event, &run_id, now));
 
         let until = add(deadline, self.settings.lease_margin);
@@ -264,7 +291,21 @@ impl Engine {
             }
         }
 
-        run.invocations += 1;
+        // Same run id, same lease: only this conditional write tells two deliveries of one event apart.
+        if !recorded {
+            self.store.put_run(&run).await?;
+        }
+        if !self
+            .store
+            .claim_invocation(&sync_id, &run_id, invocation)
+            .await?
+        {
+            return self
+                .lost_claim(&sync_id, &run_id, invocation)
+                .await
+                .map(report);
+        }
+        run.invocations = invocation;
         if run.invocations > self.settings.max_invocations {
             let message = format!(
                 "gave up after {} invocations without finishing",
@@ -275,6 +316,10 @@ impl Engine {
         }
         self.store.put_run(&run).await?;
         tracing::info!(invocation = run.invocations, mode = ?run.mode, trigger = ?run.trigger, "run started");
+        // Housekeeping: a failure here must not stop this run; the next invocation tries again.
+        if let Err(e) = self.finalise_interrupted_runs(&sync, &run).await {
+            tracing::warn!(error = %e, "could not check for interrupted runs");
+        }
 
         match self.invocation(&sync, &mut run, deadline).await {
             Ok(outcome) => Ok(report(outcome)),
@@ -293,6 +338,82 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// Another delivery of the same event claimed this invocation between our read of the run and our claim (or the
+    /// run finished meanwhile). Nothing of the run is touched; the lease we renewed is given back only if the run has
+    /// finished (its holder released it before we renewed it).
+    async fn lost_claim(
+        &self,
+        sync_id: &str,
+        run_id: &str,
+        invocation: u32,
+    ) -> Result<RunOutcome, EngineError> {
+        match self.store.get_run(sync_id, run_id).await? {
+            Some(run) if run.status.is_finished() => {
+                self.store.release_lease(sync_id, run_id).await?;
+                tracing::info!(status = ?run.status, "run already finished");
+                Ok(RunOutcome::AlreadyFinished { status: run.status })
+            }
+            run => {
+                tracing::info!(
+                    invocation,
+                    recorded = ?run.map(|r| r.invocations),
+                    "duplicate delivery: another invocation claimed this one first; nothing to do"
+                );
+                Ok(RunOutcome::Duplicate { invocation })
+            }
+        }
+    }
+
+    /// Records as failed every other recent run of the sync still `running` after an invocation: their executor
+    /// stopped (timeout or crash) and their lease is gone, since `current` holds it now. A run recorded but never
+    /// taken up by an executor (no invocation yet) is left alone: its event may still arrive. The definition's
+    /// `last_run` shows the newest of them if it is newer than the run it shows now, until `current` finishes.
+    async fn finalise_interrupted_runs(
+        &self,
+        sync: &SyncDefinition,
+        current: &Run,
+    ) -> Result<(), StoreError> {
+        let recent = self
+            .store
+            .list_runs(&sync.id, INTERRUPTED_RUN_SCAN, None)
+            .await?
+            .items;
+        let mut newest: Option<RunSummary> = None;
+        for mut stale in recent.into_iter().filter(|r| {
+            r.run_id != current.run_id && r.status == RunStatus::Running && r.invocations > 0
+        }) {
+            let results = self.store.list_results(&sync.id, &stale.run_id).await?;
+            stale.totals = totals(&results);
+            stale.status = RunStatus::Failed;
+            stale.error = Some(format!(
+                "interrupted: the executor stopped before finishing (timeout or crash); superseded by run {}",
+                current.run_id
+            ));
+            stale.finished_at = Some(self.clock.now());
+            self.store.put_run(&stale).await?;
+            tracing::warn!(
+                interrupted_run_id = %stale.run_id,
+                started_at = %stale.started_at.to_rfc3339(),
+                invocations = stale.invocations,
+                users_done = stale.totals.users,
+                "a run left running by an executor that stopped is recorded as failed"
+            );
+            let summary = RunSummary::from(&stale);
+            if newest.as_ref().is_none_or(|n| started_later(&summary, n)) {
+                newest = Some(summary);
+            }
+        }
+        if let Some(summary) = newest
+            && sync
+                .last_run
+                .as_ref()
+                .is_none_or(|shown| started_later(&summary, shown))
+        {
+            self.store.set_last_run(&sync.id, &summary).await?;
+        }
+        Ok(())
     }
 
     /// The body of an invocation, once the lease is ours.
@@ -742,6 +863,7 @@ impl Engine {
             trigger: run.trigger,
             mode: run.mode,
             requested_by: Some(run.requested_by.clone()),
+            invocation: Some(run.invocations.saturating_add(1)),
         };
         if let Err(e) = self.dispatcher.dispatch(&event).await {
             let status = self
@@ -822,6 +944,11 @@ fn new_run(event: &ExecutorEvent, run_id: &str, now: DateTime<Utc>) -> Run {
             .clone()
             .unwrap_or_else(|| trigger_name.to_owned()),
     }
+}
+
+/// Whether run `a` started after run `b` (ULID run ids break ties in start time).
+fn started_later(a: &RunSummary, b: &RunSummary) -> bool {
+    (a.started_at, &a.run_id) > (b.started_at, &b.run_id)
 }
 
 /// Sums the results of a run.
