@@ -2,13 +2,20 @@
 //! destinations, faults and quotas, concurrent invocations, crashes and deadlines (issue 3, behaviours 9-12).
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use async_trait::async_trait;
+use contact_sync::api::{ApiContext, ops};
+use contact_sync::dispatch::{DispatchError, Dispatcher};
 use contact_sync::google::Person;
-use contact_sync::model::{DestinationKind, DestinationStatus, RunMode, RunStatus};
-use contact_sync::sync::{EngineSettings, RunOutcome};
+use contact_sync::model::{
+    DestinationKind, DestinationStatus, ExecutorEvent, Run, RunMode, RunStatus, Trigger,
+};
+use contact_sync::sync::{Engine, EngineSettings, RunOutcome};
 use contact_sync_tests::executor_support::{
-    Rig, RigOptions, SOURCE, dest, event, full_contact, invoke_engine_until, seed, standard_seed,
+    Rig, RigOptions, SOURCE, dest, event, full_contact, invoke_engine, invoke_engine_until, seed,
+    standard_seed,
 };
 use google_emulator::{ConfigUpdate, EmulatorOptions};
 use serde_json::{Value, json};
@@ -415,22 +422,29 @@ async fn concurrent_runs_skip_and_crashed_runs_converge() {
         .expect("duplicate");
 
     // While the crashed run's lease lasts, a new run is skipped.
-    let holder = rig
+    let crashed_id = rig
         .store
         .current_lease(&sync.id, chrono::Utc::now())
         .await
-        .expect("lease");
-    assert!(
-        holder.is_some(),
-        "the crashed run finished before it could be aborted"
+        .expect("lease")
+        .expect("the crashed run finished before it could be aborted");
+    let crashed = rig
+        .store
+        .get_run(&sync.id, &crashed_id)
+        .await
+        .expect("get")
+        .expect("the crashed run is recorded");
+    assert_eq!(
+        (crashed.status, crashed.invocations),
+        (RunStatus::Running, 1)
     );
-    let report = rig
+    let blocked = rig
         .invoke(event(&sync.id, RunMode::Apply), Duration::from_secs(600))
         .await
         .expect("invoke");
     assert!(
-        matches!(report.outcome, RunOutcome::Skipped { .. }),
-        "{report:?}"
+        matches!(blocked.outcome, RunOutcome::Skipped { .. }),
+        "{blocked:?}"
     );
 
     // After it expires (a clock an hour later), a new run converges with no duplicates.
@@ -452,6 +466,74 @@ async fn concurrent_runs_skip_and_crashed_runs_converge() {
             .expect("converged without duplicates");
         assert_eq!(rig.managed(user, &sync.id).len(), 9);
     }
+
+    // The run that took over recorded the crashed one as failed, readable like any other run.
+    let later_id = report.run_id.as_deref().expect("run id");
+    let ctx = ApiContext::new(
+        Arc::clone(&rig.store),
+        Arc::clone(&rig.google.people),
+        Arc::clone(&rig.google.directory),
+        Arc::clone(&rig.dispatcher) as Arc<dyn Dispatcher>,
+    );
+    let detail = ops::get_run(&ctx, &sync.id, &crashed_id)
+        .await
+        .expect("GET /syncs/{id}/runs/{run_id} of the crashed run");
+    assert_eq!(detail.run.status, RunStatus::Failed, "{:?}", detail.run);
+    assert_eq!(
+        detail.run.error.as_deref(),
+        Some(
+            format!(
+                "interrupted: the executor stopped before finishing (timeout or crash); superseded by run \
+                 {later_id}"
+            )
+            .as_str()
+        )
+    );
+    let finished_at = detail.run.finished_at.expect("finished_at");
+    assert!(
+        finished_at > chrono::Utc::now() + chrono::Duration::minutes(50),
+        "finished when the later run (an hour ahead) took over: {finished_at}"
+    );
+    assert_eq!(detail.run.invocations, 1);
+    assert_eq!(
+        detail.run.totals.users as usize,
+        detail.results.len(),
+        "totals count what the crashed run recorded"
+    );
+    let runs = rig
+        .store
+        .list_runs(&sync.id, 10, None)
+        .await
+        .expect("runs")
+        .items;
+    assert!(
+        runs.iter().all(|r| r.status.is_finished()),
+        "a run is still recorded as running: {runs:?}"
+    );
+    assert_eq!(
+        report_run(&runs, blocked.run_id.as_deref()).status,
+        RunStatus::Skipped,
+        "a run skipped while the crashed run held the lease stays skipped"
+    );
+    let last_run = rig
+        .store
+        .get_sync(&sync.id)
+        .await
+        .expect("get")
+        .expect("sync")
+        .last_run
+        .expect("last run");
+    assert_eq!(
+        (last_run.run_id.as_str(), last_run.status),
+        (later_id, RunStatus::Succeeded),
+        "the summary shows the newest finished run"
+    );
+}
+
+fn report_run<'a>(runs: &'a [Run], run_id: Option<&str>) -> &'a Run {
+    runs.iter()
+        .find(|r| Some(r.run_id.as_str()) == run_id)
+        .unwrap_or_else(|| panic!("run {run_id:?} not among {runs:?}"))
 }
 
 /// Behaviour 12: a run that cannot finish before the deadline saves its progress and continues in a new
@@ -511,5 +593,218 @@ async fn a_run_near_its_deadline_continues_in_a_new_invocation() {
             .get("people.people.batchCreateContacts")
             .copied();
         assert_eq!(creates, Some(1), "{user} was processed more than once");
+    }
+}
+
+/// Keeps the events an engine dispatches instead of running them, so the test delivers them itself.
+#[derive(Default)]
+struct RecordingDispatcher {
+    events: Mutex<Vec<ExecutorEvent>>,
+}
+
+impl RecordingDispatcher {
+    fn take(&self) -> Vec<ExecutorEvent> {
+        std::mem::take(&mut *self.events.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+#[async_trait]
+impl Dispatcher for RecordingDispatcher {
+    async fn dispatch(&self, event: &ExecutorEvent) -> Result<(), DispatchError> {
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(event.clone());
+        Ok(())
+    }
+}
+
+/// Source reads made as the source user (each processing invocation reads the group once, then its members).
+fn source_reads(rig: &Rig) -> (u64, u64) {
+    let calls = rig.calls_of(SOURCE);
+    let count = |method: &str| calls.get(method).copied().unwrap_or(0);
+    (
+        count("people.contactGroups.get"),
+        count("people.people.getBatchGet"),
+    )
+}
+
+/// Asynchronous Lambda invokes are at-least-once: the same continuation delivered twice at once is processed by
+/// exactly one invocation (the other exits as a duplicate without calling Google), and so is the same first event
+/// of a run the API recorded. A delivery after the run finished does nothing either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_delivered_twice_is_processed_once() {
+    let options = RigOptions {
+        emulator: EmulatorOptions {
+            latency_ms: 150,
+            ..EmulatorOptions::default()
+        },
+        settings: EngineSettings {
+            concurrency: 1,
+            safety_margin: Duration::from_secs(1),
+            ..RigOptions::default().settings
+        },
+        ..RigOptions::default()
+    };
+    let (rig, sync) = sales_rig(options, 0).await;
+
+    // A first invocation that runs out of time; its continuation is kept rather than run.
+    let recorder = Arc::new(RecordingDispatcher::default());
+    let engine = Engine::new(
+        Arc::clone(&rig.google.people),
+        Arc::clone(&rig.google.directory),
+        Arc::clone(&rig.store),
+        Arc::clone(&recorder) as Arc<dyn Dispatcher>,
+        rig.engine.settings().clone(),
+    );
+    let report = invoke_engine(
+        &engine,
+        event(&sync.id, RunMode::Apply),
+        Duration::from_millis(2500),
+    )
+    .await
+    .expect("invoke");
+    assert_eq!(report.outcome, RunOutcome::Continued, "{report:?}");
+    let run_id = report.run_id.clone().expect("run id");
+    let mut continuations = recorder.take();
+    assert_eq!(continuations.len(), 1, "{continuations:?}");
+    let continuation = continuations.remove(0);
+    assert_eq!(continuation.run_id.as_deref(), Some(run_id.as_str()));
+    assert_eq!(continuation.invocation, Some(2));
+    let saved = rig
+        .store
+        .get_run(&sync.id, &run_id)
+        .await
+        .expect("get")
+        .expect("run");
+    assert_eq!((saved.status, saved.invocations), (RunStatus::Running, 1));
+    let done_first = rig
+        .store
+        .list_results(&sync.id, &run_id)
+        .await
+        .expect("results")
+        .len();
+    assert!(done_first < 3, "the first invocation did every user");
+    assert_eq!(source_reads(&rig), (1, 1));
+
+    // The continuation, delivered twice at once.
+    let (a, b) = tokio::join!(
+        rig.invoke(continuation.clone(), Duration::from_secs(600)),
+        rig.invoke(continuation.clone(), Duration::from_secs(600)),
+    );
+    let outcomes = [a.expect("first delivery"), b.expect("second delivery")].map(|r| r.outcome);
+    let finished = RunOutcome::Finished {
+        status: RunStatus::Succeeded,
+    };
+    let duplicate = RunOutcome::Duplicate { invocation: 2 };
+    assert!(
+        outcomes == [finished.clone(), duplicate.clone()]
+            || outcomes == [duplicate.clone(), finished.clone()],
+        "expected one run and one duplicate, got {outcomes:?}"
+    );
+    rig.dispatcher.wait_idle().await;
+    assert_eq!(source_reads(&rig), (2, 2), "the duplicate read the source");
+    let run = rig
+        .store
+        .get_run(&sync.id, &run_id)
+        .await
+        .expect("get")
+        .expect("run");
+    assert_eq!(
+        (run.status, run.invocations, run.error.as_deref()),
+        (RunStatus::Succeeded, 2, None),
+        "{run:?}"
+    );
+    assert_eq!(
+        (
+            run.totals.users,
+            run.totals.succeeded_users,
+            run.totals.created
+        ),
+        (3, 3, 9)
+    );
+    for user in [ANN, CAT, BOB] {
+        rig.assert_in_sync(user, &sync).await.expect("in sync");
+        assert_eq!(rig.managed(user, &sync.id).len(), 3, "{user}");
+        let creates = rig
+            .calls_of(user)
+            .get("people.people.batchCreateContacts")
+            .copied();
+        assert_eq!(creates, Some(1), "{user} was processed more than once");
+    }
+    assert_eq!(
+        rig.store
+            .current_lease(&sync.id, chrono::Utc::now())
+            .await
+            .expect("lease"),
+        None,
+        "the finished run released the lease"
+    );
+
+    // Delivered once more after the run finished: nothing happens.
+    let calls_before = rig.emulator.stats().by_method;
+    let late = rig
+        .invoke(continuation, Duration::from_secs(600))
+        .await
+        .expect("late delivery");
+    assert_eq!(
+        late.outcome,
+        RunOutcome::AlreadyFinished {
+            status: RunStatus::Succeeded
+        }
+    );
+    assert_eq!(rig.emulator.stats().by_method, calls_before);
+
+    // A run recorded by the API (no invocation yet), its first event delivered twice at once.
+    let queued = Run {
+        trigger: Trigger::Manual,
+        invocations: 0,
+        requested_by: "admin@example.com".to_owned(),
+        ..contact_sync::store::contract::run(
+            &sync.id,
+            &contact_sync::model::new_id(),
+            chrono::Utc::now(),
+        )
+    };
+    rig.store.put_run(&queued).await.expect("put_run");
+    let first = ExecutorEvent {
+        run_id: Some(queued.run_id.clone()),
+        ..event(&sync.id, RunMode::Apply)
+    };
+    let (groups_read, members_read) = source_reads(&rig);
+    let (a, b) = tokio::join!(
+        rig.invoke(first.clone(), Duration::from_secs(600)),
+        rig.invoke(first, Duration::from_secs(600)),
+    );
+    let outcomes = [a.expect("first delivery"), b.expect("second delivery")].map(|r| r.outcome);
+    let duplicate = RunOutcome::Duplicate { invocation: 1 };
+    assert!(
+        outcomes == [finished.clone(), duplicate.clone()]
+            || outcomes == [duplicate.clone(), finished.clone()],
+        "expected one run and one duplicate, got {outcomes:?}"
+    );
+    assert_eq!(
+        source_reads(&rig),
+        (groups_read + 1, members_read + 1),
+        "the duplicate read the source"
+    );
+    let run = rig
+        .store
+        .get_run(&sync.id, &queued.run_id)
+        .await
+        .expect("get")
+        .expect("run");
+    assert_eq!(
+        (
+            run.status,
+            run.invocations,
+            run.totals.users,
+            run.totals.unchanged
+        ),
+        (RunStatus::Succeeded, 1, 3, 9),
+        "{run:?}"
+    );
+    for user in [ANN, CAT, BOB] {
+        rig.assert_in_sync(user, &sync).await.expect("in sync");
     }
 }
