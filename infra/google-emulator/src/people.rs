@@ -238,6 +238,15 @@ impl Book {
     }
 
     /// Every contact with all its fields, in creation order (the control API's view).
+    /// Forgets every contact (no tombstones; memberships go with them): the control API's memory valve for
+    /// benchmarks that write millions of contacts. Returns how many were dropped.
+    pub(crate) fn forget_contacts(&mut self) -> usize {
+        let dropped = self.contacts.len();
+        self.contacts.clear();
+        self.total_bytes = 0;
+        dropped
+    }
+
     pub(crate) fn dump_contacts(&self) -> Vec<Value> {
         let mut contacts: Vec<&Contact> = self.contacts.values().collect();
         contacts.sort_by_key(|c| c.created);

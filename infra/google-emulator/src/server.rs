@@ -172,6 +172,18 @@ impl Shared {
         )
     }
 
+    /// Forgets every contact of a user (by primary email or alias); `None` for an unknown user.
+    pub fn forget_contacts_of(&self, email: &str) -> Option<usize> {
+        let mut st = self.lock();
+        let id = st.world.find_user(email)?.id.clone();
+        Some(
+            st.world
+                .books
+                .get_mut(&id)
+                .map_or(0, people::Book::forget_contacts),
+        )
+    }
+
     /// Every contact group of a user (system and user groups), all fields and members.
     pub fn contact_groups_of(&self, email: &str) -> Option<Vec<Value>> {
         let st = self.lock();
@@ -469,7 +481,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/emulator/stats", get(control_stats))
         .route("/emulator/stats/reset", post(control_stats_reset))
-        .route("/emulator/users/{email}/contacts", get(control_contacts))
+        .route(
+            "/emulator/users/{email}/contacts",
+            get(control_contacts).delete(control_forget_contacts),
+        )
         .route(
             "/emulator/users/{email}/contact-groups",
             get(control_contact_groups),
@@ -595,6 +610,16 @@ async fn control_contacts(
 ) -> Response {
     match shared.contacts_of(&email) {
         Some(c) => axum::Json(c).into_response(),
+        None => control_error(StatusCode::NOT_FOUND, format!("no user {email}")),
+    }
+}
+
+async fn control_forget_contacts(
+    State(shared): State<Arc<Shared>>,
+    Path(email): Path<String>,
+) -> Response {
+    match shared.forget_contacts_of(&email) {
+        Some(dropped) => axum::Json(json!({"forgotten": dropped})).into_response(),
         None => control_error(StatusCode::NOT_FOUND, format!("no user {email}")),
     }
 }
