@@ -37,3 +37,8 @@ local: venv ## the stack on this machine: moto, Google emulator, the API on 127.
 
 demo: venv ## the sample scenario end to end through the API, on free ports, every step checked (docs/local.md)
 	@infra/scripts/demo.sh
+
+.PHONY: bench
+
+bench: ## release benchmarks (executor vs emulator + moto, binary sizes, start-up); BENCH_ARGS=--quick for a short run
+	@infra/scripts/bench.sh $(BENCH_ARGS)

@@ -3,3 +3,4 @@ pub mod runtime_api;
 pub mod sam_template;
 pub mod executor_support;
 pub mod api_support;
+pub mod reliability;
