@@ -3,6 +3,8 @@
 //! Everything that names a Google object keeps Google's immutable id next to the last name we saw for it, so
 //! renames of users, groups and org units never break a sync.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -26,6 +28,9 @@ pub enum DestinationKind {
 
 /// One resolved destination of a sync: an immutable Google id plus the last known human-readable name.
 ///
+/// `display` is the name found when the destination was last resolved by immutable id: on create and update, and by
+/// every run (which records names that changed without changing the sync's version); API responses show the newest.
+///
 /// - `User`: `id` = the user's numeric id, `display` = current primary email.
 /// - `Group`: `id` = the group's id, `display` = current group email.
 /// - `OrgUnit`: `id` = `orgUnitId` (`id:...`), `display` = current `orgUnitPath`.
@@ -43,11 +48,11 @@ pub struct Destination {
 pub struct Source {
     /// The source user's immutable Directory id.
     pub user_id: String,
-    /// The source user's primary email when last resolved (refreshed on every run).
+    /// The source user's primary email when last resolved (on create and update, and by every run).
     pub user_email: String,
     /// The contact group's resource name in the source user's account (`contactGroups/...`), immutable.
     pub contact_group: String,
-    /// The contact group's name when last resolved.
+    /// The contact group's name when last resolved (like `user_email`).
     pub contact_group_name: String,
 }
 
@@ -85,6 +90,58 @@ pub struct SyncDefinition {
     /// Summary of the most recent finished run, if any. Not part of the versioned definition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run: Option<RunSummary>,
+    /// The names the executor last found for the source and the destinations, when a run found them different
+    /// from what the definition showed. Not part of the versioned definition (recording them leaves `version`
+    /// alone); API responses fold them into `source` and `destinations` ([`SyncDefinition::with_current_names`])
+    /// instead of returning this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub current_names: Option<CurrentNames>,
+}
+
+/// The current directory names of a sync's source and destinations, as one run read them by immutable id.
+///
+/// The executor records them on the definition ([`SyncStore::set_current_names`](crate::store::SyncStore::set_current_names)) only
+/// when they differ from the names the definition shows, so a run that finds nothing renamed writes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentNames {
+    /// The source user's primary email.
+    pub source_user_email: String,
+    /// The source contact group's name.
+    pub contact_group_name: String,
+    /// Each destination's display name (user or group email, org unit path, domain) by destination id. A
+    /// destination the run could not resolve keeps the name it had.
+    #[serde(default)]
+    pub destinations: BTreeMap<String, String>,
+    /// When the run read these names from Google.
+    pub refreshed_at: DateTime<Utc>,
+}
+
+impl SyncDefinition {
+    /// The definition with the newest names known for its source and destinations, and when a run read them.
+    ///
+    /// The definition's own names are as of its last create or update, which resolved new references and kept
+    /// the newest known names of the others. Recorded [`CurrentNames`] read after that replace the source user's
+    /// email, the contact group's name and each destination's `display` they have a name for, and their
+    /// `refreshed_at` is returned; older ones are ignored (`None`: the names are the definition's own). Either way
+    /// `current_names` is taken out, and nothing else changes (not the `version`).
+    pub fn with_current_names(mut self) -> (SyncDefinition, Option<DateTime<Utc>>) {
+        let Some(names) = self
+            .current_names
+            .take()
+            .filter(|names| names.refreshed_at > self.updated_at)
+        else {
+            return (self, None);
+        };
+        self.source.user_email = names.source_user_email;
+        self.source.contact_group_name = names.contact_group_name;
+        for destination in &mut self.destinations {
+            if let Some(display) = names.destinations.get(&destination.id) {
+                destination.display.clone_from(display);
+            }
+        }
+        (self, Some(names.refreshed_at))
+    }
 }
 
 /// What started a run.
@@ -317,6 +374,112 @@ mod tests {
         assert_eq!(first.invocation, None);
         let json = serde_json::to_value(&first).expect("serialise");
         assert!(json.get("invocation").is_none(), "{json}");
+    }
+
+    fn definition() -> SyncDefinition {
+        let at = |secs: i64| DateTime::from_timestamp(1_767_225_600 + secs, 0).unwrap_or_default();
+        SyncDefinition {
+            id: "S1".into(),
+            name: "Partners".into(),
+            description: String::new(),
+            source: Source {
+                user_id: "u1".into(),
+                user_email: "sam@example.com".into(),
+                contact_group: "contactGroups/abc".into(),
+                contact_group_name: "Partners".into(),
+            },
+            destinations: vec![
+                Destination {
+                    kind: DestinationKind::User,
+                    id: "u2".into(),
+                    display: "bob@example.com".into(),
+                },
+                Destination {
+                    kind: DestinationKind::OrgUnit,
+                    id: "id:ou1".into(),
+                    display: "/Sales".into(),
+                },
+            ],
+            label_name: "Partners".into(),
+            enabled: true,
+            leaver_policy: LeaverPolicy::Remove,
+            version: 3,
+            created_at: at(0),
+            created_by: "admin".into(),
+            updated_at: at(100),
+            updated_by: "admin".into(),
+            last_run: None,
+            current_names: None,
+        }
+    }
+
+    fn names(refreshed_at: DateTime<Utc>) -> CurrentNames {
+        CurrentNames {
+            source_user_email: "samuel@example.com".into(),
+            contact_group_name: "Suppliers".into(),
+            destinations: BTreeMap::from([
+                ("u2".to_owned(), "robert@example.com".to_owned()),
+                ("gone".to_owned(), "old@example.com".to_owned()),
+            ]),
+            refreshed_at,
+        }
+    }
+
+    #[test]
+    fn newer_current_names_replace_the_shown_names_only() {
+        let def = definition();
+        let read = def.updated_at + chrono::Duration::seconds(1);
+        let with_names = SyncDefinition {
+            current_names: Some(names(read)),
+            ..def.clone()
+        };
+        let (shown, refreshed_at) = with_names.with_current_names();
+        assert_eq!(refreshed_at, Some(read));
+        assert_eq!(shown.source.user_email, "samuel@example.com");
+        assert_eq!(shown.source.contact_group_name, "Suppliers");
+        assert_eq!(shown.source.user_id, def.source.user_id);
+        assert_eq!(shown.destinations[0].display, "robert@example.com");
+        assert_eq!(shown.destinations[0].id, "u2");
+        assert_eq!(
+            shown.destinations[1], def.destinations[1],
+            "no name recorded for it"
+        );
+        assert_eq!(shown.current_names, None);
+        assert_eq!(
+            (shown.version, shown.updated_at, &shown.label_name),
+            (def.version, def.updated_at, &def.label_name)
+        );
+    }
+
+    #[test]
+    fn current_names_older_than_the_definition_are_ignored() {
+        let def = definition();
+        for read in [
+            def.updated_at,
+            def.updated_at - chrono::Duration::seconds(1),
+        ] {
+            let stale = SyncDefinition {
+                current_names: Some(names(read)),
+                ..def.clone()
+            };
+            assert_eq!(stale.with_current_names(), (def.clone(), None));
+        }
+        assert_eq!(def.clone().with_current_names(), (def, None));
+    }
+
+    #[test]
+    fn current_names_are_optional_in_stored_definitions() {
+        let mut json = serde_json::to_value(definition()).expect("serialise");
+        assert!(json.get("current_names").is_none(), "{json}");
+        json["current_names"] = serde_json::json!({
+            "source_user_email": "samuel@example.com",
+            "contact_group_name": "Suppliers",
+            "refreshed_at": "2026-01-01T00:10:00Z"
+        });
+        let def: SyncDefinition = serde_json::from_value(json).expect("deserialise");
+        let names = def.current_names.expect("names");
+        assert!(names.destinations.is_empty());
+        assert_eq!(names.source_user_email, "samuel@example.com");
     }
 
     #[test]

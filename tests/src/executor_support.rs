@@ -212,6 +212,7 @@ impl Rig {
             updated_at: now,
             updated_by: "test".into(),
             last_run: None,
+            current_names: None,
         };
         self.store.create_sync(&sync).await?;
         Ok(sync)

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use contact_sync::dispatch::{DispatchError, Dispatcher};
 use contact_sync::model::{
-    Destination, DestinationKind, DestinationResult, DestinationState, ExecutorEvent, Run, RunMode,
-    RunSummary, Source, SyncDefinition, Trigger,
+    CurrentNames, Destination, DestinationKind, DestinationResult, DestinationState, ExecutorEvent,
+    Run, RunMode, RunSummary, Source, SyncDefinition, Trigger,
 };
 use contact_sync::schedule::{ScheduleConfig, ScheduleError, ScheduleSummary, run_schedule};
 use contact_sync::store::{DynamoStore, LeaseOutcome, Page, StoreError, SyncStore, create_table};
@@ -66,6 +66,7 @@ fn definition(index: usize, enabled: bool) -> SyncDefinition {
         updated_at: now,
         updated_by: "arn:aws:iam::123456789012:user/admin".into(),
         last_run: None,
+        current_names: None,
     }
 }
 
@@ -160,6 +161,13 @@ impl SyncStore for CountingStore {
     }
     async fn set_last_run(&self, sync_id: &str, summary: &RunSummary) -> Result<(), StoreError> {
         self.inner.set_last_run(sync_id, summary).await
+    }
+    async fn set_current_names(
+        &self,
+        sync_id: &str,
+        names: &CurrentNames,
+    ) -> Result<(), StoreError> {
+        self.inner.set_current_names(sync_id, names).await
     }
     async fn acquire_lease(
         &self,

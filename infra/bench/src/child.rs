@@ -14,7 +14,7 @@ use contact_sync::config::GoogleEndpoints;
 use contact_sync::dispatch::{Dispatcher, InProcessDispatcher};
 use contact_sync::google::{GoogleClients, RetryPolicy};
 use contact_sync::model::{
-    DestinationResult, DestinationState, Run, RunMode, RunSummary, SyncDefinition,
+    CurrentNames, DestinationResult, DestinationState, Run, RunMode, RunSummary, SyncDefinition,
 };
 use contact_sync::store::{DynamoStore, LeaseOutcome, Page, StoreError, SyncStore};
 use contact_sync::sync::executor::ExecutorConfig;
@@ -69,6 +69,14 @@ impl SyncStore for TimedStore {
     }
     async fn set_last_run(&self, sync_id: &str, summary: &RunSummary) -> Result<(), StoreError> {
         self.time(self.inner.set_last_run(sync_id, summary)).await
+    }
+    async fn set_current_names(
+        &self,
+        sync_id: &str,
+        names: &CurrentNames,
+    ) -> Result<(), StoreError> {
+        self.time(self.inner.set_current_names(sync_id, names))
+            .await
     }
     async fn acquire_lease(
         &self,

@@ -192,6 +192,7 @@ pub async fn create_sync(
         updated_at: now,
         updated_by: caller.to_owned(),
         last_run: None,
+        current_names: None,
     };
     ctx.store.create_sync(&sync).await?;
     tracing::info!(sync_id = %sync.id, caller, "sync created");

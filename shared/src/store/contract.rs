@@ -5,13 +5,15 @@
 //! [`store_contract_tests!`](crate::store_contract_tests) turns every check into a `#[tokio::test]`, given an
 //! expression evaluating to a future of a fresh store, so no implementation can skip one.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 
 use super::{LeaseOutcome, Page, StoreError, SyncStore};
 use crate::model::{
-    Destination, DestinationKind, DestinationResult, DestinationState, DestinationStatus,
-    LeaverPolicy, PlannedChange, PlannedChanges, Run, RunMode, RunStatus, RunSummary, RunTotals,
-    Source, SyncDefinition, Trigger,
+    CurrentNames, Destination, DestinationKind, DestinationResult, DestinationState,
+    DestinationStatus, LeaverPolicy, PlannedChange, PlannedChanges, Run, RunMode, RunStatus,
+    RunSummary, RunTotals, Source, SyncDefinition, Trigger,
 };
 
 /// Generates one `#[tokio::test]` per contract check; `$make` is evaluated (and awaited) once per test and
@@ -25,6 +27,7 @@ macro_rules! store_contract_tests {
             update_checks_the_version,
             update_preserves_lease_and_last_run,
             set_last_run_keeps_the_version,
+            current_names_keep_the_version_and_survive_updates,
             list_syncs_pages_by_name,
             list_syncs_rejects_foreign_tokens,
             lease_lifecycle,
@@ -94,6 +97,7 @@ pub fn definition(id: &str, name: &str) -> SyncDefinition {
         updated_at: at(0),
         updated_by: "admin@example.com".to_owned(),
         last_run: None,
+        current_names: None,
     }
 }
 
@@ -305,6 +309,109 @@ pub async fn set_last_run_keeps_the_version(store: &dyn SyncStore) {
     let err = store.set_last_run("S404", &summary("R1")).await;
     assert!(matches!(err, Err(StoreError::NotFound(_))), "{err:?}");
     assert_eq!(store.get_sync("S404").await.expect("get_sync"), None);
+}
+
+/// Names a run found for [`definition`]'s source and destinations, read at `at(secs)`.
+pub fn current_names(secs: i64) -> CurrentNames {
+    CurrentNames {
+        source_user_email: "owner.renamed@example.com".to_owned(),
+        contact_group_name: "Partners & Suppliers".to_owned(),
+        destinations: BTreeMap::from([
+            (
+                "100000000000000000002".to_owned(),
+                "ann.smith@example.com".to_owned(),
+            ),
+            ("03ph8a2z1".to_owned(), "sales-team@example.com".to_owned()),
+            ("id:03ph8a2z2".to_owned(), "/Sales/Europe".to_owned()),
+            ("example.com".to_owned(), "example.com".to_owned()),
+        ]),
+        refreshed_at: at(secs),
+    }
+}
+
+pub async fn current_names_keep_the_version_and_survive_updates(store: &dyn SyncStore) {
+    let def = definition("S1", "Sales");
+    store.create_sync(&def).await.expect("create_sync");
+    let lease = store
+        .acquire_lease("S1", "R1", at(600), at(0))
+        .await
+        .expect("acquire_lease");
+    assert_eq!(lease, LeaseOutcome::Acquired);
+
+    store
+        .set_current_names("S1", &current_names(60))
+        .await
+        .expect("set_current_names");
+    assert_eq!(
+        must_get(store, "S1").await,
+        SyncDefinition {
+            current_names: Some(current_names(60)),
+            ..def.clone()
+        },
+        "only the names are recorded: the version and the definition's own fields stay"
+    );
+
+    // Replaced as a whole (a destination gone from the map is gone), next to last_run, under the lease.
+    let fewer = CurrentNames {
+        destinations: BTreeMap::new(),
+        ..current_names(120)
+    };
+    store
+        .set_current_names("S1", &fewer)
+        .await
+        .expect("set_current_names again");
+    store
+        .set_last_run("S1", &summary("R1"))
+        .await
+        .expect("set_last_run");
+    let stored = must_get(store, "S1").await;
+    assert_eq!(stored.current_names, Some(fewer.clone()));
+    assert_eq!(stored.last_run, Some(summary("R1")));
+    assert_eq!(stored.version, 1);
+    assert_eq!(
+        store
+            .current_lease("S1", at(1))
+            .await
+            .expect("current_lease"),
+        Some("R1".to_owned())
+    );
+
+    // A definition update neither clears nor sets them, whatever the API's copy carries.
+    for (expected, carried) in [(1, None), (2, Some(current_names(999)))] {
+        let next = SyncDefinition {
+            name: format!("Sales v{}", expected + 1),
+            version: expected + 1,
+            current_names: carried,
+            ..def.clone()
+        };
+        store
+            .update_sync(&next, expected)
+            .await
+            .expect("update_sync");
+        let stored = must_get(store, "S1").await;
+        assert_eq!(stored.name, next.name);
+        assert_eq!(stored.version, expected + 1);
+        assert_eq!(stored.current_names, Some(fewer.clone()));
+        assert_eq!(stored.last_run, Some(summary("R1")));
+    }
+    let listed = store.list_syncs(10, None).await.expect("list_syncs");
+    assert_eq!(
+        listed
+            .items
+            .iter()
+            .map(|d| d.current_names.clone())
+            .collect::<Vec<_>>(),
+        vec![Some(fewer)],
+        "listings carry the names"
+    );
+
+    let err = store.set_current_names("S404", &current_names(60)).await;
+    assert!(matches!(err, Err(StoreError::NotFound(_))), "{err:?}");
+    assert_eq!(
+        store.get_sync("S404").await.expect("get_sync"),
+        None,
+        "recording names must not create a sync"
+    );
 }
 
 pub async fn list_syncs_pages_by_name(store: &dyn SyncStore) {

@@ -41,7 +41,9 @@
 //!
 //! Only definitions carry `gsi1pk`, so GSI1 lists definitions and nothing else (never a scan). The run lease
 //! lives on the definition item and is changed only by `UpdateItem`s that never touch the definition's own
-//! attributes; definition updates `SET` only the definition's attributes, so neither overwrites the other.
+//! attributes; definition updates `SET` only the definition's attributes, so neither overwrites the other. The
+//! same holds for `last_run` and `current_names`, which the executor sets with `UpdateItem`s of their own and
+//! definition updates leave alone (neither changes `version`).
 //!
 //! A lease is unexpired while `lease_until > now`; at `lease_until == now` another run may take it.
 //!
@@ -72,14 +74,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::keys::{
-    self, DEF_SK, DEST_PREFIX, GSI1, GSI1PK, GSI1PK_SYNC, GSI1SK, ITEM_TYPE, LAST_RUN,
-    LEASE_RUN_ID, LEASE_UNTIL, PK, PageKey, RUN_INVOCATIONS, RUN_PREFIX, RUN_RETENTION_SECS,
-    RUN_STATUS, SK, TTL, TYPE_DEST, TYPE_RESULT, TYPE_RUN, TYPE_SYNC, decode_run_token,
-    decode_sync_token, encode_token,
+    self, CURRENT_NAMES, DEF_SK, DEST_PREFIX, GSI1, GSI1PK, GSI1PK_SYNC, GSI1SK, ITEM_TYPE,
+    LAST_RUN, LEASE_RUN_ID, LEASE_UNTIL, PK, PageKey, RUN_INVOCATIONS, RUN_PREFIX,
+    RUN_RETENTION_SECS, RUN_STATUS, SK, TTL, TYPE_DEST, TYPE_RESULT, TYPE_RUN, TYPE_SYNC,
+    decode_run_token, decode_sync_token, encode_token,
 };
 use super::{LeaseOutcome, Page, StoreError, SyncStore};
 use crate::model::{
-    DestinationResult, DestinationState, Run, RunStatus, RunSummary, SyncDefinition,
+    CurrentNames, DestinationResult, DestinationState, Run, RunStatus, RunSummary, SyncDefinition,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -277,8 +279,8 @@ fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
     names.0.unwrap_or(&[])
 }
 
-/// `UpdateItem` pieces that replace a definition's own attributes, leaving `id` (the key), `last_run` and the
-/// lease alone.
+/// `UpdateItem` pieces that replace a definition's own attributes, leaving `id` (the key), `last_run`,
+/// `current_names` and the lease alone.
 struct DefinitionUpdate {
     expression: String,
     names: HashMap<String, String>,
@@ -290,7 +292,7 @@ fn definition_update(sync: &SyncDefinition) -> Result<DefinitionUpdate, StoreErr
     let mut attrs: Item = serde_dynamo::to_item(sync).map_err(|e| {
         StoreError::Backend(format!("cannot encode {}: {e}", describe_key(&pk, DEF_SK)))
     })?;
-    let untouched = ["id", LAST_RUN];
+    let untouched = ["id", LAST_RUN, CURRENT_NAMES];
     attrs.retain(|name, _| !untouched.contains(&name.as_str()));
     attrs.insert(GSI1SK.to_owned(), s(keys::gsi1sk(&sync.name, &sync.id)));
 
@@ -613,6 +615,34 @@ impl SyncStore for DynamoStore {
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#last_run", LAST_RUN)
             .expression_attribute_values(":last_run", value)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if update_condition_failure(&e).is_some() => {
+                Err(StoreError::NotFound(format!("sync {sync_id}")))
+            }
+            Err(e) => Err(backend("UpdateItem", e)),
+        }
+    }
+
+    async fn set_current_names(
+        &self,
+        sync_id: &str,
+        names: &CurrentNames,
+    ) -> Result<(), StoreError> {
+        let value: AttributeValue = serde_dynamo::to_attribute_value(names)
+            .map_err(|e| StoreError::Backend(format!("cannot encode current names: {e}")))?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.def_key(sync_id)))
+            .update_expression("SET #names = :names")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#names", CURRENT_NAMES)
+            .expression_attribute_values(":names", value)
             .send()
             .await;
         match result {
@@ -991,7 +1021,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn definition_updates_set_every_field_but_the_id_and_last_run() {
+    fn definition_updates_set_every_field_but_the_id_last_run_and_current_names() {
         let mut sync = crate::store::contract::definition("S1", "Sales");
         sync.last_run = Some(RunSummary {
             run_id: "R1".to_owned(),
@@ -1000,13 +1030,19 @@ mod tests {
             finished_at: None,
             totals: Default::default(),
         });
+        sync.current_names = Some(CurrentNames {
+            source_user_email: "sam@example.com".to_owned(),
+            contact_group_name: "Partners".to_owned(),
+            destinations: Default::default(),
+            refreshed_at: crate::store::contract::at(5),
+        });
         let update = definition_update(&sync).expect("definition_update");
         let mut set: Vec<&str> = update.names.values().map(String::as_str).collect();
         set.sort_unstable();
         let mut expected: Vec<&str> = struct_fields::<SyncDefinition>()
             .iter()
             .copied()
-            .filter(|f| !["id", LAST_RUN].contains(f))
+            .filter(|f| !["id", LAST_RUN, CURRENT_NAMES].contains(f))
             .chain([GSI1SK])
             .collect();
         expected.sort_unstable();
@@ -1029,6 +1065,7 @@ mod tests {
             "version",
             "last_run",
             "leaver_policy",
+            CURRENT_NAMES,
         ] {
             assert!(
                 fields.contains(&expected),

@@ -18,6 +18,7 @@ pub(crate) const TTL: &str = "ttl";
 pub(crate) const LEASE_RUN_ID: &str = "lease_run_id";
 pub(crate) const LEASE_UNTIL: &str = "lease_until";
 pub(crate) const LAST_RUN: &str = "last_run";
+pub(crate) const CURRENT_NAMES: &str = "current_names";
 /// Attributes of a run item that conditional writes name (`Run::status`, `Run::invocations`).
 pub(crate) const RUN_STATUS: &str = "status";
 pub(crate) const RUN_INVOCATIONS: &str = "invocations";

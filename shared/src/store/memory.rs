@@ -14,7 +14,7 @@ use super::keys::{
 };
 use super::{LeaseOutcome, Page, StoreError, SyncStore};
 use crate::model::{
-    DestinationResult, DestinationState, Run, RunStatus, RunSummary, SyncDefinition,
+    CurrentNames, DestinationResult, DestinationState, Run, RunStatus, RunSummary, SyncDefinition,
 };
 
 /// A run lease, kept with the millisecond precision the DynamoDB store stores.
@@ -127,8 +127,10 @@ impl SyncStore for MemoryStore {
             )));
         }
         let last_run = stored.last_run.take();
+        let current_names = stored.current_names.take();
         *stored = SyncDefinition {
             last_run,
+            current_names,
             ..sync.clone()
         };
         Ok(())
@@ -179,6 +181,21 @@ impl SyncStore for MemoryStore {
         match definition_mut(&mut table, sync_id)? {
             Some((def, _)) => {
                 def.last_run = Some(summary.clone());
+                Ok(())
+            }
+            None => Err(StoreError::NotFound(format!("sync {sync_id}"))),
+        }
+    }
+
+    async fn set_current_names(
+        &self,
+        sync_id: &str,
+        names: &CurrentNames,
+    ) -> Result<(), StoreError> {
+        let mut table = self.table();
+        match definition_mut(&mut table, sync_id)? {
+            Some((def, _)) => {
+                def.current_names = Some(names.clone());
                 Ok(())
             }
             None => Err(StoreError::NotFound(format!("sync {sync_id}"))),

@@ -19,7 +19,9 @@ pub use memory::MemoryStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::model::{DestinationResult, DestinationState, Run, RunSummary, SyncDefinition};
+use crate::model::{
+    CurrentNames, DestinationResult, DestinationState, Run, RunSummary, SyncDefinition,
+};
 
 /// Store failures, typed so the API can map them to HTTP statuses.
 #[derive(Debug, thiserror::Error)]
@@ -72,8 +74,8 @@ pub trait SyncStore: Send + Sync {
     async fn create_sync(&self, sync: &SyncDefinition) -> Result<(), StoreError>;
     async fn get_sync(&self, sync_id: &str) -> Result<Option<SyncDefinition>, StoreError>;
     /// Replaces the definition's fields if the stored version equals `expected_version`; the stored version
-    /// becomes `sync.version` (the caller sets it to `expected_version + 1`). The lease and `last_run` are
-    /// left as they are. `NotFound` if missing, `Conflict` if the version moved on.
+    /// becomes `sync.version` (the caller sets it to `expected_version + 1`). The lease, `last_run` and
+    /// `current_names` are left as they are. `NotFound` if missing, `Conflict` if the version moved on.
     async fn update_sync(
         &self,
         sync: &SyncDefinition,
@@ -89,6 +91,14 @@ pub trait SyncStore: Send + Sync {
     ) -> Result<Page<SyncDefinition>, StoreError>;
     /// Records the last finished run's summary on the definition without touching its version.
     async fn set_last_run(&self, sync_id: &str, summary: &RunSummary) -> Result<(), StoreError>;
+    /// Records the names a run found for the source and destinations on the definition, replacing any recorded
+    /// before, without touching its version or its other fields. One conditional write; `NotFound` if the sync
+    /// does not exist (deleted).
+    async fn set_current_names(
+        &self,
+        sync_id: &str,
+        names: &CurrentNames,
+    ) -> Result<(), StoreError>;
 
     // ---- run lease ---------------------------------------------------------------------------------------
     /// Takes the lease for `run_id` until `until` if it is free, expired, or already held by `run_id`
