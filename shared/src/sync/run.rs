@@ -12,6 +12,10 @@
 //! ([`SyncStore::claim_invocation`]) before it touches Google, so a repeated delivery of the same event
 //! (asynchronous Lambda invokes are at-least-once) exits as [`RunOutcome::Duplicate`] and does nothing.
 //!
+//! Every invocation that reads the source resolves the source user, the contact group and every destination by
+//! immutable id, so it knows their current names; names that differ from those the definition shows are recorded
+//! on it ([`SyncStore::set_current_names`], never changing its `version`), for the API to show.
+//!
 //! A crash anywhere leaves at worst a lease that expires; the next run converges because managed contacts are
 //! recognised by their markers, never by remembered state. The run that takes the lease over also records the
 //! crashed run, still `running` with nobody holding its lease, as failed ("interrupted").
@@ -31,8 +35,9 @@ use super::resolve::{self, DestinationUser};
 use crate::dispatch::{DispatchError, Dispatcher};
 use crate::google::{COPYABLE_PERSON_FIELDS, DirectoryApi, PeopleApi};
 use crate::model::{
-    DestinationResult, DestinationState, DestinationStatus, ExecutorEvent, LeaverPolicy, Run,
-    RunMode, RunStatus, RunSummary, RunTotals, SyncDefinition, Trigger, new_id,
+    CurrentNames, Destination, DestinationResult, DestinationState, DestinationStatus,
+    ExecutorEvent, LeaverPolicy, Run, RunMode, RunStatus, RunSummary, RunTotals, SyncDefinition,
+    Trigger, new_id,
 };
 use crate::store::{LeaseOutcome, StoreError, SyncStore};
 
@@ -161,6 +166,12 @@ enum Done {
     Deferred,
     /// Nothing to do now (a leaver who is suspended: their account cannot be reached).
     Skipped,
+}
+
+/// The source user's primary email and the contact group's name, as a run read them.
+struct SourceNames {
+    user_email: String,
+    contact_group_name: String,
 }
 
 /// What an invocation needs to know about the run it is part of.
@@ -457,20 +468,27 @@ impl Engine {
                     .map(|state| Work::Remove { state }),
             );
         } else {
-            ctx.sources = match self.read_source(sync).await {
-                Ok(sources) => sources,
+            // The names the definition shows now (its own, or those an earlier run recorded), so messages use the
+            // newest known names and only renames since then are recorded.
+            let (shown, _) = sync.clone().with_current_names();
+            let read_at = self.clock.now();
+            let (sources, source_names) = match self.read_source(&shown).await {
+                Ok(read) => read,
                 Err(message) => {
                     tracing::warn!(error = %message, "source unavailable; run failed");
                     let status = self.finish(sync, run, Some(message), true).await?;
                     return Ok(RunOutcome::Finished { status });
                 }
             };
+            ctx.sources = sources;
             let audience = resolve::resolve_audience(
                 self.directory.as_ref(),
-                &sync.destinations,
+                &shown.destinations,
                 &sync.source.user_id,
             )
             .await;
+            self.record_current_names(&shown, source_names, &audience.destinations, read_at)
+                .await;
             tracing::info!(
                 sources = ctx.sources.len(),
                 users = audience.users.len(),
@@ -540,11 +558,47 @@ impl Engine {
         Ok(RunOutcome::Finished { status })
     }
 
-    /// Reads the source user's group: the normalised contacts by resource name, or why the run cannot go on.
+    /// Records the names this invocation found for the source and the destinations on the definition, if they
+    /// differ from those it shows (so a run that finds nothing renamed writes nothing). Best effort: the names are
+    /// for reading only, so a failure to record them is logged and the run goes on.
+    async fn record_current_names(
+        &self,
+        shown: &SyncDefinition,
+        source: SourceNames,
+        destinations: &[Destination],
+        read_at: DateTime<Utc>,
+    ) {
+        let names = CurrentNames {
+            source_user_email: source.user_email,
+            contact_group_name: source.contact_group_name,
+            destinations: destinations
+                .iter()
+                .map(|d| (d.id.clone(), d.display.clone()))
+                .collect(),
+            refreshed_at: read_at,
+        };
+        if !names_changed(shown, &names) {
+            return;
+        }
+        match self.store.set_current_names(&shown.id, &names).await {
+            Ok(()) => tracing::info!(
+                source_user_email = %names.source_user_email,
+                contact_group_name = %names.contact_group_name,
+                "renames recorded on the sync"
+            ),
+            Err(StoreError::NotFound(_)) => {
+                tracing::info!("the sync was deleted meanwhile; renames not recorded");
+            }
+            Err(e) => tracing::warn!(error = %e, "could not record renames on the sync"),
+        }
+    }
+
+    /// Reads the source user's group: the normalised contacts by resource name and the current names of the
+    /// source user and group, or why the run cannot go on.
     async fn read_source(
         &self,
         sync: &SyncDefinition,
-    ) -> Result<BTreeMap<String, SourceContact>, String> {
+    ) -> Result<(BTreeMap<String, SourceContact>, SourceNames), String> {
         let source = &sync.source;
         let user = self
             .directory
@@ -586,8 +640,12 @@ impl Engine {
             }
             Err(e) => return Err(format!("reading the source contact group failed: {e}")),
         };
+        let names = SourceNames {
+            user_email: user.primary_email.clone(),
+            contact_group_name: group.name.clone(),
+        };
         if group.member_resource_names.is_empty() {
-            return Ok(BTreeMap::new());
+            return Ok((BTreeMap::new(), names));
         }
         let people = self
             .people
@@ -598,12 +656,13 @@ impl Engine {
             )
             .await
             .map_err(|e| format!("reading the source contacts failed: {e}"))?;
-        Ok(people
+        let contacts = people
             .iter()
             .filter(|p| !p.is_deleted())
             .filter_map(SourceContact::from_person)
             .map(|c| (c.resource_name.clone(), c))
-            .collect())
+            .collect();
+        Ok((contacts, names))
     }
 
     /// Processes one user (unless the deadline is near) and records the result and state at once.
@@ -946,6 +1005,16 @@ fn new_run(event: &ExecutorEvent, run_id: &str, now: DateTime<Utc>) -> Run {
     }
 }
 
+/// Whether `names` differ from what `shown` shows for the source or any of its destinations.
+fn names_changed(shown: &SyncDefinition, names: &CurrentNames) -> bool {
+    shown.source.user_email != names.source_user_email
+        || shown.source.contact_group_name != names.contact_group_name
+        || shown
+            .destinations
+            .iter()
+            .any(|d| names.destinations.get(&d.id) != Some(&d.display))
+}
+
 /// Whether run `a` started after run `b` (ULID run ids break ties in start time).
 fn started_later(a: &RunSummary, b: &RunSummary) -> bool {
     (a.started_at, &a.run_id) > (b.started_at, &b.run_id)
@@ -974,4 +1043,44 @@ fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
         .ok()
         .and_then(|d| t.checked_add_signed(d))
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(sync: &SyncDefinition) -> CurrentNames {
+        CurrentNames {
+            source_user_email: sync.source.user_email.clone(),
+            contact_group_name: sync.source.contact_group_name.clone(),
+            destinations: sync
+                .destinations
+                .iter()
+                .map(|d| (d.id.clone(), d.display.clone()))
+                .collect(),
+            refreshed_at: sync.updated_at,
+        }
+    }
+
+    #[test]
+    fn only_a_different_name_is_a_change() {
+        let sync = crate::store::contract::definition("S1", "Sales");
+        let same = found(&sync);
+        assert!(!names_changed(&sync, &same));
+
+        let mut renamed = same.clone();
+        renamed.source_user_email = "owner2@example.com".to_owned();
+        assert!(names_changed(&sync, &renamed));
+        let mut renamed = same.clone();
+        renamed.contact_group_name = "Suppliers".to_owned();
+        assert!(names_changed(&sync, &renamed));
+        let mut renamed = same.clone();
+        renamed
+            .destinations
+            .insert("id:03ph8a2z2".to_owned(), "/Sales/Europe".to_owned());
+        assert!(names_changed(&sync, &renamed));
+        let mut missing = same;
+        missing.destinations.remove("03ph8a2z1");
+        assert!(names_changed(&sync, &missing));
+    }
 }
