@@ -1,10 +1,17 @@
 //! The executor against the Google emulator and moto: audience changes, suspended users, leavers, and renames of
-//! everything a sync names (issue 3, behaviours 5 and 6).
+//! everything a sync names (issue 3, behaviours 5 and 6), which GET /syncs/{id} then shows (issue 4).
 
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+use contact_sync::api::handlers::handler_for;
+use contact_sync::google::{RetryPolicy, SCOPE_CONTACTS, ServiceAccountKey, TokenProvider};
 use contact_sync::model::{DestinationKind, DestinationStatus, LeaverPolicy, RunMode, RunStatus};
 use contact_sync::sync::markers;
+use contact_sync_tests::api_support::EventBuilder;
 use contact_sync_tests::executor_support::{Rig, RigOptions, SOURCE, dest, seed, standard_seed};
-use serde_json::json;
+use contact_sync_tests::reliability::{RecordingDispatcher, api_context};
+use serde_json::{Value, json};
 
 const ANN: &str = "ann@example.com";
 const BOB: &str = "bob@example.com";
@@ -188,8 +195,73 @@ async fn group_leavers_and_leaver_policies() {
     assert_eq!(rig.writes_of(ANN), 0);
 }
 
+/// A GET route of the API, served by its Lambda handler over the rig's store (and Google clients, which the read
+/// routes do not use): the status, the ETag and the JSON body.
+async fn api_get(rig: &Rig, function: &str, request: EventBuilder) -> Result<(u16, String, Value)> {
+    let ctx = api_context(rig, Arc::new(RecordingDispatcher::default()));
+    let handler = handler_for(function).with_context(|| format!("no handler {function}"))?;
+    let response = handler(&ctx, request.request()?).await?;
+    let etag = response
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = serde_json::from_slice(response.body().as_ref()).context("JSON body")?;
+    Ok((response.status().as_u16(), etag, body))
+}
+
+/// GET /syncs/{id}: the ETag and the body.
+async fn get_sync(rig: &Rig, sync_id: &str) -> Result<(String, Value)> {
+    let request = EventBuilder::new("GET", "/syncs/{id}", &[("id", sync_id)]);
+    let (status, etag, body) = api_get(rig, "get-sync", request).await?;
+    if status != 200 {
+        bail!("GET /syncs/{sync_id}: {status} {body}");
+    }
+    Ok((etag, body))
+}
+
+/// The names a sync response shows: source email, contact group name, and each destination's display.
+fn names_shown(sync: &Value) -> (Value, Value, Vec<Value>) {
+    let displays = sync["destinations"]
+        .as_array()
+        .map(|d| d.iter().map(|d| d["display"].clone()).collect())
+        .unwrap_or_default();
+    (
+        sync["source"]["user_email"].clone(),
+        sync["source"]["contact_group_name"].clone(),
+        displays,
+    )
+}
+
+/// contactGroups.update as the group's owner: renames one of their contact groups.
+async fn rename_contact_group(
+    rig: &Rig,
+    owner: &str,
+    resource_name: &str,
+    name: &str,
+) -> Result<()> {
+    let key = ServiceAccountKey::from_json(&rig.emulator.service_account_key_json())?;
+    let http = reqwest::Client::new();
+    let tokens = TokenProvider::new(key, http.clone(), RetryPolicy::fast())?;
+    let token = tokens.token(owner, &[SCOPE_CONTACTS]).await?;
+    let url = format!("{}/v1/{resource_name}", rig.emulator.base_url());
+    let response = http
+        .put(&url)
+        .bearer_auth(token.secret())
+        .json(&json!({"contactGroup": {"name": name}, "updateGroupFields": "name"}))
+        .send()
+        .await?;
+    let status = response.status();
+    if !status.is_success() {
+        bail!("{url}: HTTP {status}: {}", response.text().await?);
+    }
+    Ok(())
+}
+
 /// Behaviour 6: renaming the source user, a destination user, a destination group and an org unit breaks nothing
-/// and duplicates nothing.
+/// and duplicates nothing. GET /syncs/{id} and GET /syncs show the new names (and the source contact group's)
+/// after the next run, with the same version and ETag, and runs that find nothing renamed write nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renames_break_nothing_and_duplicate_nothing() {
     let rig = Rig::start(seed(standard_seed()).expect("seed"), RigOptions::default())
@@ -221,7 +293,31 @@ async fn renames_break_nothing_and_duplicate_nothing() {
     let run = rig.run(&sync.id, RunMode::Apply).await.expect("run");
     assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
     assert_eq!(run.totals.users, 3, "bob, ann, cat");
+    let (etag, before) = get_sync(&rig, &sync.id).await.expect("get");
+    assert_eq!(etag, "\"1\"");
+    assert_eq!(
+        names_shown(&before),
+        (
+            json!(SOURCE),
+            json!("Partners"),
+            vec![json!(BOB), json!("team@example.com"), json!("/Sales")]
+        )
+    );
+    assert!(before.get("names_refreshed_at").is_none(), "{before}");
+    assert_eq!(
+        rig.store
+            .get_sync(&sync.id)
+            .await
+            .expect("get")
+            .expect("sync")
+            .current_names,
+        None,
+        "a run that finds nothing renamed records nothing"
+    );
 
+    rename_contact_group(&rig, SOURCE, &sync.source.contact_group, "Partners & Co")
+        .await
+        .expect("rename contact group");
     rig.patch_user(SOURCE, json!({"primaryEmail": "sam@example.com"}))
         .await
         .expect("rename source");
@@ -250,8 +346,11 @@ async fn renames_break_nothing_and_duplicate_nothing() {
     assert_eq!(rig.emulator.stats().writes, 0);
     let results = rig.results(&run).await.expect("results");
     assert!(results.contains_key("robert@example.com"), "{results:?}");
+    // The source group is found by its new name; the label keeps the sync's label name.
+    let mut now_named = sync.clone();
+    now_named.source.contact_group_name = "Partners & Co".to_owned();
     for user in ["robert@example.com", ANN, CAT] {
-        rig.assert_in_sync(user, &sync).await.expect("in sync");
+        rig.assert_in_sync(user, &now_named).await.expect("in sync");
     }
     let states = rig
         .store
@@ -263,6 +362,67 @@ async fn renames_break_nothing_and_duplicate_nothing() {
             .iter()
             .any(|s| s.user_id == bob_id && s.email == "robert@example.com")
     );
+
+    // The API shows the names the run found, under the same version and ETag.
+    let renamed = (
+        json!("sam@example.com"),
+        json!("Partners & Co"),
+        vec![
+            json!("robert@example.com"),
+            json!("crew@example.com"),
+            json!("/Revenue"),
+        ],
+    );
+    let (etag, after) = get_sync(&rig, &sync.id).await.expect("get");
+    assert_eq!(etag, "\"1\"", "recording names must not change the ETag");
+    assert_eq!(after["version"], 1);
+    assert_eq!(after["updated_at"], before["updated_at"]);
+    assert_eq!(names_shown(&after), renamed, "{after}");
+    let ids = |sync: &Value| -> Vec<Value> {
+        sync["destinations"]
+            .as_array()
+            .map(|d| d.iter().map(|d| d["id"].clone()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(ids(&after), ids(&before));
+    assert_eq!(after["source"]["user_id"], before["source"]["user_id"]);
+    assert!(after["names_refreshed_at"].is_string(), "{after}");
+    assert!(after.get("current_names").is_none(), "{after}");
+    let (status, _, listed) = api_get(&rig, "list-syncs", EventBuilder::new("GET", "/syncs", &[]))
+        .await
+        .expect("list");
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["items"][0], after, "the listing shows the same");
+
+    // Another run finds the same names: nothing is written, the API shows the same.
+    let recorded = rig
+        .store
+        .get_sync(&sync.id)
+        .await
+        .expect("get")
+        .expect("sync")
+        .current_names;
+    assert!(recorded.is_some());
+    let run = rig.run(&sync.id, RunMode::Apply).await.expect("run");
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    let stored = rig
+        .store
+        .get_sync(&sync.id)
+        .await
+        .expect("get")
+        .expect("sync");
+    assert_eq!(stored.current_names, recorded, "unchanged names rewritten");
+    assert_eq!(stored.version, 1);
+    let (etag_again, mut again) = get_sync(&rig, &sync.id).await.expect("get");
+    assert_eq!(etag_again, etag);
+    assert_eq!(again["names_refreshed_at"], after["names_refreshed_at"]);
+    let mut after = after;
+    for shown in [&mut again, &mut after] {
+        if let Some(shown) = shown.as_object_mut() {
+            shown.remove("last_run");
+        }
+    }
+    assert_eq!(again, after, "only last_run moved on");
 }
 
 /// Clean-up (the run started by deleting a sync): every destination loses the sync's contacts and its label (kept

@@ -128,9 +128,9 @@ pub async fn get_sync(ctx: &ApiContext, req: Request) -> HandlerResult {
     Ok(respond(
         async {
             let id = path_param(&req, "id", "syncs")?;
-            let sync = ops::get_sync(ctx, &id).await?;
-            let mut response = json(StatusCode::OK, &sync);
-            set_etag(&mut response, &sync);
+            let view = ops::get_sync(ctx, &id).await?;
+            let mut response = json(StatusCode::OK, &view);
+            set_etag(&mut response, &view.sync);
             Ok(response)
         }
         .await,

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use super::error::{ErrorBody, ErrorDetail};
 use super::ops::{
     ContactGroupList, ContactGroupSummary, CreatedSync, DirectoryEntry, DirectorySearchResults,
-    RunDetail, RunList, SyncList,
+    RunDetail, RunList, SyncList, SyncView,
 };
 use super::request::{CreateSyncRequest, DestinationRef, StartRunRequest, UpdateSyncRequest};
 use crate::model::{
@@ -49,6 +49,7 @@ const SIGV4: &str = "sigv4";
         DestinationRef,
         CreatedSync,
         SyncList,
+        SyncView,
         SyncDefinition,
         Source,
         Destination,
@@ -147,7 +148,8 @@ fn create_sync() {}
     operation_id = "listSyncs",
     tag = "syncs",
     summary = "List syncs",
-    description = "Syncs ordered by name, each with its last finished run in `last_run`.",
+    description = "Syncs ordered by name, each with its last finished run in `last_run` and the newest known names \
+        of its source and destinations, as in `GET /syncs/{id}`.",
     params(
         ("limit" = Option<u32>, Query, description = "Page size, 1 to 100 (default 25)", minimum = 1, maximum = 100),
         ("next_token" = Option<String>, Query, description = "`next_token` of the previous page")
@@ -169,9 +171,14 @@ fn list_syncs() {}
     operation_id = "getSync",
     tag = "syncs",
     summary = "Get a sync",
+    description = "The sync, its destinations with their immutable ids and current emails, org unit paths and \
+        domain names, and its source user's current email and contact group's current name. Names are as of the \
+        last run: every run resolves the source and each destination by id and records the names it finds when \
+        they changed (`names_refreshed_at` says when), without changing the version (the ETag); a create or update \
+        resolves them too. A sync that has not run since its last create or update shows the names resolved then.",
     params(("id" = String, Path, description = "The sync id")),
     responses(
-        (status = 200, description = "The sync", body = SyncDefinition, headers(
+        (status = 200, description = "The sync", body = SyncView, headers(
             ("ETag" = String, description = "The version, for `If-Match` on updates")
         )),
         (status = 403, description = "Not signed or not allowed (from API Gateway)"),

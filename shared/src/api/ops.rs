@@ -49,10 +49,39 @@ pub struct CreatedSync {
     pub run_id: Option<String>,
 }
 
+/// A sync as `GET /syncs/{id}` and `GET /syncs` return it: the stored definition with the newest names known
+/// for its source and destinations.
+///
+/// Every run resolves the source user, the contact group and each destination by immutable id and records the
+/// names it finds when they changed, without changing `version` (the ETag): `source.user_email`,
+/// `source.contact_group_name` and each destination's `display` are therefore as of the last run that resolved
+/// them (or the last create or update, if later).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SyncView {
+    #[serde(flatten)]
+    pub sync: SyncDefinition,
+    /// When a run read the names shown, if a run found any of them changed since the sync was created or last
+    /// updated. Absent: the names are as resolved on the last create or update (`updated_at`), and no run has
+    /// found them renamed since. Runs that find nothing renamed leave this as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub names_refreshed_at: Option<DateTime<Utc>>,
+}
+
+impl From<SyncDefinition> for SyncView {
+    fn from(sync: SyncDefinition) -> Self {
+        let (sync, names_refreshed_at) = sync.with_current_names();
+        SyncView {
+            sync,
+            names_refreshed_at,
+        }
+    }
+}
+
 /// One page of syncs, ordered by name (`GET /syncs`). Each sync carries its last finished run in `last_run`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SyncList {
-    pub items: Vec<SyncDefinition>,
+    /// The syncs, with the newest known names as in `GET /syncs/{id}`.
+    pub items: Vec<SyncView>,
     /// Pass as `next_token` to get the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
@@ -133,11 +162,12 @@ fn check_id(what: &str, id: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn load_sync(ctx: &ApiContext, sync_id: &str) -> Result<SyncDefinition, ApiError> {
+async fn load_sync(ctx: &ApiContext, sync_id: &str) -> Result<SyncView, ApiError> {
     check_id("sync", sync_id)?;
     ctx.store
         .get_sync(sync_id)
         .await?
+        .map(SyncView::from)
         .ok_or_else(|| ApiError::not_found(format!("there is no sync {sync_id}")))
 }
 
@@ -221,14 +251,15 @@ pub async fn list_syncs(
         .list_syncs(limit.clamp(1, MAX_PAGE_LIMIT), next_token)
         .await?;
     Ok(SyncList {
-        items: page.items,
+        items: page.items.into_iter().map(SyncView::from).collect(),
         next_token: page.next_token,
     })
 }
 
-/// `GET /syncs/{id}`: the stored sync. Destinations carry their immutable ids and the email, path or name they
-/// had when last resolved (on create and update).
-pub async fn get_sync(ctx: &ApiContext, sync_id: &str) -> Result<SyncDefinition, ApiError> {
+/// `GET /syncs/{id}`: the stored sync. The source and the destinations carry their immutable ids and the newest
+/// email, path or name known for them: found by the last run, or resolved on the last create or update if that
+/// came later (see [`SyncView`]). Reads the store only.
+pub async fn get_sync(ctx: &ApiContext, sync_id: &str) -> Result<SyncView, ApiError> {
     load_sync(ctx, sync_id).await
 }
 
@@ -243,7 +274,9 @@ pub async fn update_sync(
     let if_match = if_match.ok_or_else(|| ApiError::PreconditionRequired {
         message: "updates need If-Match with the sync's ETag (from GET /syncs/{id}), e.g. If-Match: \"3\"".to_owned(),
     })?;
-    let current = load_sync(ctx, sync_id).await?;
+    // The newest known names, as GET shows them: removals may name destinations by them, and the new version
+    // keeps them (a later run records only what changes after it).
+    let current = load_sync(ctx, sync_id).await?.sync;
     check_version(if_match, &current)?;
     if req.is_empty() {
         return Ok(current);
@@ -432,7 +465,7 @@ pub async fn delete_sync(
     remove_contacts: bool,
     if_match: Option<&str>,
 ) -> Result<DeleteOutcome, ApiError> {
-    let mut sync = load_sync(ctx, sync_id).await?;
+    let mut sync = load_sync(ctx, sync_id).await?.sync;
     if let Some(if_match) = if_match {
         check_version(if_match, &sync)?;
     }
@@ -1106,6 +1139,93 @@ mod tests {
             .await
             .expect_err("empty");
         assert_eq!(e.code(), "too_few");
+    }
+
+    #[tokio::test]
+    async fn reads_show_the_names_runs_found_and_updates_keep_them() {
+        let f = Fixture::new();
+        let sync = stored(&f).await;
+        let view = get_sync(&f.ctx, &sync.id).await.expect("get");
+        assert_eq!(
+            (&view.sync, view.names_refreshed_at),
+            (&sync, None),
+            "no run yet: the names create resolved"
+        );
+
+        // A run finds the source user, the contact group, a user and an org unit renamed.
+        f.clock.advance(Duration::minutes(5));
+        let names = crate::model::CurrentNames {
+            source_user_email: "annie@example.com".into(),
+            contact_group_name: "Clients".into(),
+            destinations: BTreeMap::from([
+                ("200".to_owned(), "robert@example.com".to_owned()),
+                ("id:ou-emea".to_owned(), "/Sales/Europe".to_owned()),
+            ]),
+            refreshed_at: f.ctx.now(),
+        };
+        f.store
+            .set_current_names(&sync.id, &names)
+            .await
+            .expect("record names");
+        let view = get_sync(&f.ctx, &sync.id).await.expect("get");
+        assert_eq!(view.names_refreshed_at, Some(names.refreshed_at));
+        assert_eq!(view.sync.source.user_email, "annie@example.com");
+        assert_eq!(view.sync.source.contact_group_name, "Clients");
+        let shown: Vec<(&str, &str)> = view
+            .sync
+            .destinations
+            .iter()
+            .map(|d| (d.id.as_str(), d.display.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("200", "robert@example.com"),
+                ("id:ou-emea", "/Sales/Europe")
+            ]
+        );
+        assert_eq!(
+            (view.sync.version, &view.sync.updated_at),
+            (1, &sync.updated_at)
+        );
+        let json = serde_json::to_value(&view).expect("json");
+        assert!(json.get("current_names").is_none(), "{json}");
+        assert_eq!(json["source"]["user_email"], "annie@example.com");
+        assert!(json["names_refreshed_at"].is_string(), "{json}");
+        let listed = list_syncs(&f.ctx, 10, None).await.expect("list");
+        assert_eq!(listed.items, vec![view]);
+
+        // An update starts from those names: a removal may use a new name, and the new version keeps them.
+        f.clock.advance(Duration::minutes(1));
+        let req = UpdateSyncRequest {
+            remove_destinations: Some(vec![dest(K::User, "Robert@example.com")]),
+            ..UpdateSyncRequest::default()
+        };
+        let updated = update_sync(&f.ctx, "editor", &sync.id, Some("\"1\""), req)
+            .await
+            .expect("updated");
+        assert_eq!(updated.version, 2);
+        assert_eq!(updated.source.user_email, "annie@example.com");
+        assert_eq!(updated.source.contact_group_name, "Clients");
+        assert_eq!(updated.destinations.len(), 1);
+        assert_eq!(updated.destinations[0].display, "/Sales/Europe");
+        let view = get_sync(&f.ctx, &sync.id).await.expect("get");
+        assert_eq!(
+            (&view.sync, view.names_refreshed_at),
+            (&updated, None),
+            "the update's names are the newest"
+        );
+        let stored = f
+            .store
+            .get_sync(&sync.id)
+            .await
+            .expect("read")
+            .expect("sync");
+        assert_eq!(
+            stored.current_names,
+            Some(names),
+            "updates leave the recorded names alone"
+        );
     }
 
     #[tokio::test]
