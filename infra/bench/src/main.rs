@@ -42,7 +42,7 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Only these scenarios (S2 and S3 run S1 first, unreported, when S1 is not asked for).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', ignore_case = true)]
     scenarios: Vec<ScenarioId>,
     /// Destination users processed in parallel (`EXECUTOR_CONCURRENCY`).
     #[arg(long, default_value_t = contact_sync::sync::executor::DEFAULT_CONCURRENCY)]
@@ -301,6 +301,19 @@ impl Parent {
             (None, true, false) => None,
         };
         if let Some(path) = docs {
+            // The hand-written analysis at the end of the file survives regeneration.
+            let kept = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|old| {
+                    old.find(report::ANALYSIS_HEADING)
+                        .map(|at| old[at..].to_owned())
+                })
+                .unwrap_or_default();
+            let text = if kept.is_empty() {
+                text
+            } else {
+                format!("{}\n\n{kept}", text.trim_end())
+            };
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
             eprintln!("bench: wrote {}", path.display());
         }

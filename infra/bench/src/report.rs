@@ -6,6 +6,10 @@ use crate::binaries::BinaryFigures;
 use crate::scenario::{Measurement, S5_QUOTAS};
 use crate::sysinfo::Machine;
 
+/// The heading of the hand-written analysis that closes docs/benchmarks.md; the harness keeps it (and everything
+/// after it) when it rewrites the figures above.
+pub const ANALYSIS_HEADING: &str = "## Analysis";
+
 /// What the whole bench measured, and how.
 pub struct Report<'a> {
     pub machine: &'a Machine,

@@ -12,6 +12,7 @@ pub const CONNECTIONS_PAGE: u64 = 1000;
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
 )]
+#[value(rename_all = "UPPER")]
 pub enum ScenarioId {
     S1,
     S2,

@@ -9,14 +9,16 @@ pub struct Machine {
     pub memory_gib: String,
     pub cpu: String,
     pub kernel: String,
+    /// The 1-minute load average when the bench started (other work on the machine skews the timings).
+    pub load: String,
 }
 
 impl fmt::Display for Machine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} cores (nproc), {} memory, {}, Linux {}",
-            self.cores, self.memory_gib, self.cpu, self.kernel
+            "{} cores (nproc), {} memory, {}, Linux {}; load average {} when the bench started",
+            self.cores, self.memory_gib, self.cpu, self.kernel, self.load
         )
     }
 }
@@ -44,11 +46,16 @@ pub fn machine() -> Machine {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "unknown".to_owned());
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned());
     Machine {
         cores,
         memory_gib,
         cpu,
         kernel,
+        load,
     }
 }
 
