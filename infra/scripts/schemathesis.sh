@@ -23,6 +23,9 @@ export SCHEMATHESIS_SYNC_ID="${SCHEMATHESIS_SYNC_ID:-01J0000000000000000000NONE}
 export SCHEMATHESIS_RUN_ID="${SCHEMATHESIS_RUN_ID:-01J0000000000000000000NONE}"
 export SCHEMATHESIS_USER="${SCHEMATHESIS_USER:-nobody@example.com}"
 
+# Its caches and crash files (for `schemathesis replay`) go under target/, not the work tree.
+mkdir -p "$root/target/schemathesis"
+cd "$root/target/schemathesis"
 exec "$root/.venv/bin/schemathesis" --config-file "$root/infra/scripts/schemathesis.toml" run "$root/docs/openapi.json" \
   --url "$url" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
