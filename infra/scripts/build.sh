@@ -38,10 +38,12 @@ if [ "${#functions[@]}" -eq 0 ]; then
   exit 1
 fi
 
-packages=()
-for name in "${functions[@]}"; do packages+=(--package "$name"); done
+# Selected with --bin at the workspace root, exactly as `sam build` selects each function, so both resolve the same
+# dependency features and sam's per-function builds find these binaries up to date.
+bins=()
+for name in "${functions[@]}"; do bins+=(--bin "$name"); done
 echo "build: cargo lambda build --release --arm64 for ${functions[*]}" >&2
-cargo lambda build --release --arm64 "${packages[@]}"
+cargo lambda build --release --arm64 "${bins[@]}"
 
 missing=0
 for name in "${functions[@]}"; do
