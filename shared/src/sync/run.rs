@@ -670,7 +670,13 @@ impl Engine {
         if add(self.clock.now(), self.settings.safety_margin) > ctx.deadline {
             return Ok(Done::Deferred);
         }
-        let span = tracing::info_span!("destination", user_id = %work.user_id());
+        // The run's ids are repeated so every log line of a destination can be found by run id alone.
+        let span = tracing::info_span!(
+            "destination",
+            sync_id = %ctx.sync.id,
+            run_id = %ctx.run_id,
+            user_id = %work.user_id()
+        );
         async {
             match work {
                 Work::Sync { user, state } => self.sync_one(ctx, user, state).await,
