@@ -101,6 +101,34 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
+    /// Sets one attribute of an existing definition that is not part of its versioned fields (`last_run`,
+    /// `current_names`): no version check, `NotFound` when the sync is gone.
+    async fn set_definition_attribute(
+        &self,
+        sync_id: &str,
+        attribute: &str,
+        value: AttributeValue,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.def_key(sync_id)))
+            .update_expression("SET #attr = :value")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#attr", attribute)
+            .expression_attribute_values(":value", value)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if update_condition_failure(&e).is_some() => {
+                Err(StoreError::NotFound(format!("sync {sync_id}")))
+            }
+            Err(e) => Err(backend("UpdateItem", e)),
+        }
+    }
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoStore {
             client,
@@ -605,25 +633,8 @@ impl SyncStore for DynamoStore {
     async fn set_last_run(&self, sync_id: &str, summary: &RunSummary) -> Result<(), StoreError> {
         let value: AttributeValue = serde_dynamo::to_attribute_value(summary)
             .map_err(|e| StoreError::Backend(format!("cannot encode a run summary: {e}")))?;
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.def_key(sync_id)))
-            .update_expression("SET #last_run = :last_run")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#last_run", LAST_RUN)
-            .expression_attribute_values(":last_run", value)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if update_condition_failure(&e).is_some() => {
-                Err(StoreError::NotFound(format!("sync {sync_id}")))
-            }
-            Err(e) => Err(backend("UpdateItem", e)),
-        }
+        self.set_definition_attribute(sync_id, LAST_RUN, value)
+            .await
     }
 
     async fn set_current_names(
@@ -633,25 +644,8 @@ impl SyncStore for DynamoStore {
     ) -> Result<(), StoreError> {
         let value: AttributeValue = serde_dynamo::to_attribute_value(names)
             .map_err(|e| StoreError::Backend(format!("cannot encode current names: {e}")))?;
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.def_key(sync_id)))
-            .update_expression("SET #names = :names")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#names", CURRENT_NAMES)
-            .expression_attribute_values(":names", value)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if update_condition_failure(&e).is_some() => {
-                Err(StoreError::NotFound(format!("sync {sync_id}")))
-            }
-            Err(e) => Err(backend("UpdateItem", e)),
-        }
+        self.set_definition_attribute(sync_id, CURRENT_NAMES, value)
+            .await
     }
 
     async fn acquire_lease(
