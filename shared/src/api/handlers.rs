@@ -19,7 +19,7 @@ use super::context::ApiContext;
 use super::error::ApiError;
 use super::ops::{self, DEFAULT_PAGE_LIMIT, DeleteOutcome, MAX_PAGE_LIMIT};
 use super::request::{CreateSyncRequest, StartRunRequest, UpdateSyncRequest, parse_body};
-use crate::model::SyncDefinition;
+use crate::model::{Run, SyncDefinition};
 
 /// The caller recorded when a request carries no IAM identity (the local gateway, tests).
 pub const LOCAL_CALLER: &str = "local";
@@ -174,19 +174,22 @@ pub async fn delete_sync(ctx: &ApiContext, req: Request) -> HandlerResult {
                     *response.status_mut() = StatusCode::NO_CONTENT;
                     Ok(response)
                 }
-                DeleteOutcome::CleanupStarted(run) => {
-                    let mut response = json(StatusCode::ACCEPTED, &run);
-                    set_header(
-                        &mut response,
-                        LOCATION,
-                        &format!("/syncs/{id}/runs/{}", run.run_id),
-                    );
-                    Ok(response)
-                }
+                DeleteOutcome::CleanupStarted(run) => Ok(accepted_run(&id, &run)),
             }
         }
         .await,
     ))
+}
+
+/// 202 with the started run and its `Location`.
+fn accepted_run(sync_id: &str, run: &Run) -> Response<Body> {
+    let mut response = json(StatusCode::ACCEPTED, run);
+    set_header(
+        &mut response,
+        LOCATION,
+        &format!("/syncs/{sync_id}/runs/{}", run.run_id),
+    );
+    response
 }
 
 /// `POST /syncs/{id}/runs` with an optional `{"dry_run": bool}`.
@@ -196,13 +199,7 @@ pub async fn start_run(ctx: &ApiContext, req: Request) -> HandlerResult {
             let id = path_param(&req, "id", "syncs")?;
             let body: StartRunRequest = parse_body(req.body().as_ref(), true)?;
             let run = ops::start_run(ctx, &caller(&req), &id, body).await?;
-            let mut response = json(StatusCode::ACCEPTED, &run);
-            set_header(
-                &mut response,
-                LOCATION,
-                &format!("/syncs/{id}/runs/{}", run.run_id),
-            );
-            Ok(response)
+            Ok(accepted_run(&id, &run))
         }
         .await,
     ))
