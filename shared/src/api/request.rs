@@ -229,31 +229,10 @@ pub fn validate_description(field: &str, value: &str) -> Result<String, ApiError
     Ok(trimmed.to_owned())
 }
 
-/// Checks one reference value: not empty, not absurdly long, no control characters. Returns it trimmed.
+/// Checks one reference value (an email, id, path or name): the rules of [`validate_text`], at most
+/// `MAX_REFERENCE_CHARS` characters. Returns it trimmed.
 pub fn validate_reference(field: &str, value: &str) -> Result<String, ApiError> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Err(ApiError::invalid(
-            "empty",
-            field,
-            format!("{field} must not be empty"),
-        ));
-    }
-    if trimmed.chars().count() > MAX_REFERENCE_CHARS {
-        return Err(ApiError::invalid(
-            "too_long",
-            field,
-            format!("{field} is longer than {MAX_REFERENCE_CHARS} characters"),
-        ));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            "control_characters",
-            field,
-            format!("{field} must not contain control characters"),
-        ));
-    }
-    Ok(trimmed.to_owned())
+    validate_text(field, value, MAX_REFERENCE_CHARS)
 }
 
 /// Checks a list of destination references as sent: `min..=MAX_DESTINATIONS` entries, each value well-formed,
