@@ -33,7 +33,15 @@ async fn sales_rig(
         s["contact_groups"][SOURCE][0]["contacts"] =
             Value::Array((0..contacts).map(full_contact).collect());
     }
-    let rig = Rig::start(seed(s).expect("seed"), options)
+    sales_rig_with_seed(s, options).await
+}
+
+/// A rig on `seed_json` with the sync "Partners" from SOURCE into the /Sales org unit and BOB.
+async fn sales_rig_with_seed(
+    seed_json: Value,
+    options: RigOptions,
+) -> (Rig, contact_sync::model::SyncDefinition) {
+    let rig = Rig::start(seed(seed_json).expect("seed"), options)
         .await
         .expect("rig");
     let sales = rig.org_unit("/Sales").await.expect("ou");
@@ -172,26 +180,8 @@ async fn failing_destinations_do_not_fail_the_others() {
     s["contacts"][BOB] = json!([
         {"names": [{"givenName": "B1"}]}, {"names": [{"givenName": "B2"}]}, {"names": [{"givenName": "B3"}]}
     ]);
-    let rig = Rig::start(seed(s).expect("seed"), RigOptions::default())
-        .await
-        .expect("rig");
-    let sales = rig.org_unit("/Sales").await.expect("ou");
+    let (rig, sync) = sales_rig_with_seed(s, RigOptions::default()).await;
     let bob_id = rig.user_id(BOB).await.expect("id");
-    let sync = rig
-        .create_sync(
-            SOURCE,
-            "Partners",
-            vec![
-                dest(
-                    DestinationKind::OrgUnit,
-                    sales["orgUnitId"].as_str().expect("id"),
-                    "/Sales",
-                ),
-                dest(DestinationKind::User, &bob_id, BOB),
-            ],
-        )
-        .await
-        .expect("sync");
     rig.emulator.configure(ConfigUpdate {
         user_faults: Some(BTreeMap::from([(CAT.to_owned(), 403)])),
         max_contacts_per_user: Some(4),
