@@ -1,5 +1,6 @@
 //! The moto server (DynamoDB and Secrets Manager stand-in) as a child process: started from the repo-local
-//! virtualenv, waited for until it answers, and stopped by its PID.
+//! virtualenv through `infra/scripts/moto_server.py` (moto with each DynamoDB request atomic, as DynamoDB applies
+//! it), waited for until it answers, and stopped by its PID.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -8,6 +9,10 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
 use crate::ports::{self, PortError};
+
+/// The launcher: moto's own server with DynamoDB requests serialised, so conditional writes behave as in DynamoDB.
+/// Passed to the virtualenv's Python with `-c`, so the binary works from any directory.
+const LAUNCHER: &str = include_str!("../../scripts/moto_server.py");
 
 /// How long moto may take to answer after it was started.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -45,13 +50,14 @@ pub struct MotoProcess {
 }
 
 impl MotoProcess {
-    /// Starts `<venv>/bin/moto_server` on 127.0.0.1:`port` (0 = a free port), logging to `log_dir`, and waits
-    /// until it answers.
+    /// Starts moto (the launcher, under `<venv>/bin/python`) on 127.0.0.1:`port` (0 = a free port), logging to
+    /// `log_dir`, and waits until it answers.
     pub async fn start(venv: &Path, port: u16, log_dir: &Path) -> Result<Self, MotoError> {
-        let program = venv.join("bin/moto_server");
-        if !program.exists() {
-            return Err(MotoError::NotInstalled { path: program });
+        let installed = venv.join("bin/moto_server");
+        if !installed.exists() {
+            return Err(MotoError::NotInstalled { path: installed });
         }
+        let program = venv.join("bin/python");
         let port = ports::reserve_for_child(port, "MOTO_PORT", "--moto-port")?;
         let _ = std::fs::create_dir_all(log_dir);
         let log = log_dir.join(format!("moto-{port}.log"));
@@ -64,7 +70,7 @@ impl MotoProcess {
             source,
         })?;
         let child = Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-c", LAUNCHER, "-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
