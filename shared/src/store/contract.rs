@@ -25,6 +25,7 @@ macro_rules! store_contract_tests {
         $crate::store_contract_tests!(@each $make;
             create_get_and_duplicate,
             update_checks_the_version,
+            concurrent_conditional_writes_have_one_winner,
             update_preserves_lease_and_last_run,
             set_last_run_keeps_the_version,
             current_names_keep_the_version_and_survive_updates,
@@ -239,6 +240,67 @@ pub async fn update_checks_the_version(store: &dyn SyncStore) {
 
     let listed = store.list_syncs(10, None).await.expect("list_syncs");
     assert_eq!(listed.items, vec![v2], "listings follow the new name");
+}
+
+/// How many writers race in [`concurrent_conditional_writes_have_one_winner`].
+const RACERS: usize = 12;
+
+/// Conditional writes sent at the same time: of the updates made at one version exactly one applies and the
+/// others conflict; of the runs asking for a free lease exactly one gets it. DynamoDB guarantees this per item;
+/// the API's If-Match and the one-run-at-a-time lease rely on it.
+pub async fn concurrent_conditional_writes_have_one_winner(store: &dyn SyncStore) {
+    let def = definition("S1", "Sales");
+    store.create_sync(&def).await.expect("create_sync");
+
+    let racers: Vec<SyncDefinition> = (0..RACERS)
+        .map(|i| SyncDefinition {
+            name: format!("Racer {i}"),
+            version: 2,
+            updated_at: at(30),
+            ..def.clone()
+        })
+        .collect();
+    let outcomes =
+        futures::future::join_all(racers.iter().map(|racer| store.update_sync(racer, 1))).await;
+    let mut winners = Vec::new();
+    for (racer, outcome) in racers.iter().zip(&outcomes) {
+        match outcome {
+            Ok(()) => winners.push(racer.name.as_str()),
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("{}: {e}", racer.name),
+        }
+    }
+    assert_eq!(
+        winners.len(),
+        1,
+        "updates at version 1 that applied: {winners:?}"
+    );
+    let stored = must_get(store, "S1").await;
+    assert_eq!(stored.name, winners[0]);
+    assert_eq!(stored.version, 2);
+
+    let runs: Vec<String> = (0..RACERS).map(|i| format!("R{i}")).collect();
+    let outcomes = futures::future::join_all(
+        runs.iter()
+            .map(|run| store.acquire_lease("S1", run, at(600), at(60))),
+    )
+    .await;
+    let mut holders = Vec::new();
+    for (run, outcome) in runs.iter().zip(outcomes) {
+        match outcome.expect("acquire_lease") {
+            LeaseOutcome::Acquired => holders.push(run.clone()),
+            LeaseOutcome::Held { .. } => {}
+            other => panic!("{run}: {other:?}"),
+        }
+    }
+    assert_eq!(holders.len(), 1, "runs that got the lease: {holders:?}");
+    assert_eq!(
+        store
+            .current_lease("S1", at(61))
+            .await
+            .expect("current_lease"),
+        holders.pop()
+    );
 }
 
 pub async fn update_preserves_lease_and_last_run(store: &dyn SyncStore) {
