@@ -798,3 +798,100 @@ async fn an_event_delivered_twice_is_processed_once() {
         rig.assert_in_sync(user, &sync).await.expect("in sync");
     }
 }
+
+/// A run the API recorded whose event never reached an executor (lost, or expired in Lambda's queue) is left alone
+/// while the event may still arrive, and recorded as failed by the next run once it cannot; a late copy of the
+/// event then does nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_event_never_arrived_is_failed_once_it_no_longer_can() {
+    let (rig, sync) = sales_rig(RigOptions::default(), 3).await;
+    let lost = Run {
+        trigger: Trigger::Manual,
+        invocations: 0,
+        requested_by: "admin@example.com".to_owned(),
+        ..contact_sync::store::contract::run(
+            &sync.id,
+            &contact_sync::model::new_id(),
+            chrono::Utc::now(),
+        )
+    };
+    rig.store.put_run(&lost).await.expect("record the lost run");
+    let stored_lost = || async {
+        rig.store
+            .get_run(&sync.id, &lost.run_id)
+            .await
+            .expect("get")
+            .expect("the lost run is recorded")
+    };
+
+    // An hour later its event may still come: the daily run leaves it running.
+    let hour_later = rig.engine_with_clock_offset(chrono::Duration::hours(1));
+    let deadline = chrono::Utc::now() + chrono::Duration::hours(1) + chrono::Duration::minutes(10);
+    let report = invoke_engine_until(&hour_later, event(&sync.id, RunMode::Apply), deadline)
+        .await
+        .expect("invoke");
+    assert_eq!(
+        report.outcome,
+        RunOutcome::Finished {
+            status: RunStatus::Succeeded
+        },
+        "{report:?}"
+    );
+    assert_eq!(
+        stored_lost().await,
+        lost,
+        "a run whose event may still arrive is untouched"
+    );
+
+    // Once Lambda can no longer deliver it (past the event age limit and the executor's timeout), the next run
+    // records it as failed.
+    let later = chrono::Duration::seconds(contact_sync::sync::UNDELIVERED_RUN_AFTER_SECS + 60);
+    let much_later = rig.engine_with_clock_offset(later);
+    let deadline = chrono::Utc::now() + later + chrono::Duration::minutes(10);
+    let report = invoke_engine_until(&much_later, event(&sync.id, RunMode::Apply), deadline)
+        .await
+        .expect("invoke");
+    assert_eq!(
+        report.outcome,
+        RunOutcome::Finished {
+            status: RunStatus::Succeeded
+        },
+        "{report:?}"
+    );
+    let later_id = report.run_id.as_deref().expect("run id");
+    let failed = stored_lost().await;
+    assert_eq!((failed.status, failed.invocations), (RunStatus::Failed, 0));
+    assert_eq!(
+        failed.error.as_deref(),
+        Some(
+            format!(
+                "never started: no executor took this run up within 7 hours (its event was lost or expired; the \
+                 executor's dead-letter queue holds undelivered events); superseded by run {later_id}"
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(failed.totals.users, 0);
+    let finished_at = failed.finished_at.expect("finished_at");
+    assert!(finished_at > chrono::Utc::now() + later - chrono::Duration::minutes(5));
+
+    // A copy of its event arriving after all is a no-op.
+    let late = ExecutorEvent {
+        run_id: Some(lost.run_id.clone()),
+        ..event(&sync.id, RunMode::Apply)
+    };
+    let report = rig
+        .invoke(late, Duration::from_secs(600))
+        .await
+        .expect("invoke");
+    assert_eq!(
+        report.outcome,
+        RunOutcome::AlreadyFinished {
+            status: RunStatus::Failed
+        }
+    );
+    assert_eq!(stored_lost().await, failed);
+    for user in [ANN, CAT, BOB] {
+        rig.assert_in_sync(user, &sync).await.expect("in sync");
+    }
+}

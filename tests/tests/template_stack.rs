@@ -397,6 +397,16 @@ fn executor_is_throttled_retried_once_and_dead_lettered_and_invokes_itself_by_na
         .expect("EventInvokeConfig");
     let retries = config["MaximumRetryAttempts"].as_u64().expect("retries");
     assert!(retries <= 2);
+    // A run whose event never reached an executor is given up only once Lambda can no longer deliver it.
+    let max_event_age = config["MaximumEventAgeInSeconds"]
+        .as_i64()
+        .expect("MaximumEventAgeInSeconds");
+    assert!(
+        max_event_age + 900 < contact_sync::sync::UNDELIVERED_RUN_AFTER_SECS,
+        "an event {max_event_age} s old may still start the executor (for up to 900 s) after the engine gave its run \
+         up ({} s)",
+        contact_sync::sync::UNDELIVERED_RUN_AFTER_SECS
+    );
     let on_failure = &config["DestinationConfig"]["OnFailure"];
     assert_eq!(on_failure["Type"].as_str(), Some("SQS"));
     assert!(

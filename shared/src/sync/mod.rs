@@ -16,4 +16,7 @@ pub mod plan;
 pub mod resolve;
 pub mod run;
 
-pub use run::{Clock, Engine, EngineError, EngineSettings, RunOutcome, RunReport, SystemClock};
+pub use run::{
+    Clock, Engine, EngineError, EngineSettings, RunOutcome, RunReport, SystemClock,
+    UNDELIVERED_RUN_AFTER_SECS,
+};

@@ -18,7 +18,9 @@
 //!
 //! A crash anywhere leaves at worst a lease that expires; the next run converges because managed contacts are
 //! recognised by their markers, never by remembered state. The run that takes the lease over also records the
-//! crashed run, still `running` with nobody holding its lease, as failed ("interrupted").
+//! crashed run, still `running` with nobody holding its lease, as failed ("interrupted"), and a run the API
+//! recorded whose event no executor ever took up, once that event can no longer arrive, as failed ("never
+//! started").
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -46,6 +48,12 @@ const SOURCE_GROUP_MAX_MEMBERS: u32 = 25_000;
 
 /// How many of a sync's newest runs an invocation checks for runs an executor left `running` when it stopped.
 const INTERRUPTED_RUN_SCAN: u32 = 10;
+
+/// How old (in seconds) a run that no executor ever took up must be before it is given up as never started. Lambda
+/// drops an asynchronous event once it is older than the executor's `MaximumEventAgeInSeconds` (6 hours in
+/// `template.yaml`), and the last delivery may then run for the executor's timeout (15 minutes); an hour more is
+/// margin. `tests/tests/template_stack.rs` checks the template stays within it.
+pub const UNDELIVERED_RUN_AFTER_SECS: i64 = 7 * 60 * 60 + 15 * 60;
 
 /// The time, injectable so tests can move it.
 pub trait Clock: Send + Sync {
@@ -379,13 +387,16 @@ impl Engine {
 
     /// Records as failed every other recent run of the sync still `running` after an invocation: their executor
     /// stopped (timeout or crash) and their lease is gone, since `current` holds it now. A run recorded but never
-    /// taken up by an executor (no invocation yet) is left alone: its event may still arrive. The definition's
-    /// `last_run` shows the newest of them if it is newer than the run it shows now, until `current` finishes.
+    /// taken up by an executor (no invocation yet) is left alone while its event may still arrive, and recorded as
+    /// failed once it cannot ([`UNDELIVERED_RUN_AFTER_SECS`]). The definition's `last_run` shows the newest of them
+    /// if it is newer than the run it shows now, until `current` finishes.
     async fn finalise_interrupted_runs(
         &self,
         sync: &SyncDefinition,
         current: &Run,
     ) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let undelivered_before = now - chrono::Duration::seconds(UNDELIVERED_RUN_AFTER_SECS);
         let recent = self
             .store
             .list_runs(&sync.id, INTERRUPTED_RUN_SCAN, None)
@@ -393,23 +404,34 @@ impl Engine {
             .items;
         let mut newest: Option<RunSummary> = None;
         for mut stale in recent.into_iter().filter(|r| {
-            r.run_id != current.run_id && r.status == RunStatus::Running && r.invocations > 0
+            r.run_id != current.run_id
+                && r.status == RunStatus::Running
+                && (r.invocations > 0 || r.started_at < undelivered_before)
         }) {
             let results = self.store.list_results(&sync.id, &stale.run_id).await?;
             stale.totals = totals(&results);
             stale.status = RunStatus::Failed;
-            stale.error = Some(format!(
-                "interrupted: the executor stopped before finishing (timeout or crash); superseded by run {}",
-                current.run_id
-            ));
-            stale.finished_at = Some(self.clock.now());
+            stale.error = Some(if stale.invocations > 0 {
+                format!(
+                    "interrupted: the executor stopped before finishing (timeout or crash); superseded by run {}",
+                    current.run_id
+                )
+            } else {
+                format!(
+                    "never started: no executor took this run up within {} hours (its event was lost or expired; \
+                     the executor's dead-letter queue holds undelivered events); superseded by run {}",
+                    UNDELIVERED_RUN_AFTER_SECS / 3600,
+                    current.run_id
+                )
+            });
+            stale.finished_at = Some(now);
             self.store.put_run(&stale).await?;
             tracing::warn!(
                 interrupted_run_id = %stale.run_id,
                 started_at = %stale.started_at.to_rfc3339(),
                 invocations = stale.invocations,
                 users_done = stale.totals.users,
-                "a run left running by an executor that stopped is recorded as failed"
+                "a run that no executor is working on any more is recorded as failed"
             );
             let summary = RunSummary::from(&stale);
             if newest.as_ref().is_none_or(|n| started_later(&summary, n)) {
