@@ -266,7 +266,7 @@ async fn find_label(
 async fn write(
     people: &dyn PeopleApi,
     user: &str,
-    plan: &Plan,
+    plan: &Plan<'_>,
     outcome: &mut UserOutcome,
 ) -> Result<(), GoogleError> {
     delete_all(people, user, &plan.deletes, outcome).await?;
@@ -279,7 +279,11 @@ async fn write(
     )
     .await?;
     for chunk in plan.creates.chunks(limits::BATCH_CREATE_CONTACTS) {
-        people.batch_create_contacts(user, chunk).await?;
+        let batch: Vec<Person> = chunk
+            .iter()
+            .map(|source| plan.new_contact(source))
+            .collect();
+        people.batch_create_contacts(user, &batch).await?;
         outcome.created += count(chunk.len());
     }
     Ok(())

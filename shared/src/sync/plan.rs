@@ -59,10 +59,16 @@ impl SourceContact {
 }
 
 /// What to write to one destination user.
+///
+/// Creates are kept as the source contacts they copy and turned into complete new contacts
+/// ([`Plan::new_contact`]) only when their batch is sent: a first sync of a large group then holds one batch of
+/// request bodies per user in flight, not the whole group's.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Plan {
-    /// New contacts, complete with markers and memberships (My Contacts and the label).
-    pub creates: Vec<Person>,
+pub struct Plan<'a> {
+    sync_id: &'a str,
+    label: Option<&'a str>,
+    /// The source contacts to create a copy of.
+    pub creates: Vec<&'a SourceContact>,
     /// Destination resource name -> full replacement carrying the current etag; send with [`full_update_mask`].
     pub updates: BTreeMap<String, Person>,
     /// Destination resource names.
@@ -73,10 +79,15 @@ pub struct Plan {
     pub changes: PlannedChanges,
 }
 
-impl Plan {
+impl Plan<'_> {
     /// Whether the plan writes anything.
     pub fn is_empty(&self) -> bool {
         self.creates.is_empty() && self.updates.is_empty() && self.deletes.is_empty()
+    }
+
+    /// The new contact copying `source`: its fields, the markers, and memberships of My Contacts and the label.
+    pub fn new_contact(&self, source: &SourceContact) -> Person {
+        new_contact(self.sync_id, self.label, source)
     }
 }
 
@@ -84,13 +95,17 @@ impl Plan {
 ///
 /// `label` is the label's resource name in the destination account, `None` when it does not exist yet (dry runs
 /// before the first real run): then creates carry no label membership and every managed contact needs one.
-pub fn plan(
-    sync_id: &str,
-    label: Option<&str>,
-    sources: &BTreeMap<String, SourceContact>,
+pub fn plan<'a>(
+    sync_id: &'a str,
+    label: Option<&'a str>,
+    sources: &'a BTreeMap<String, SourceContact>,
     contacts: &[Person],
-) -> Plan {
-    let mut out = Plan::default();
+) -> Plan<'a> {
+    let mut out = Plan {
+        sync_id,
+        label,
+        ..Plan::default()
+    };
 
     // Managed contacts of this sync, grouped by their source; the rest of ours are orphans.
     let mut by_source: BTreeMap<&str, Vec<&Person>> = BTreeMap::new();
@@ -120,7 +135,7 @@ pub fn plan(
         }
         match copies.get(keep) {
             None => {
-                out.creates.push(new_contact(sync_id, label, source));
+                out.creates.push(source);
                 out.changes.creates.push(change(source));
             }
             Some(copy) if is_current(copy, source, label) => out.unchanged += 1,
@@ -194,7 +209,7 @@ fn is_current(copy: &Person, source: &SourceContact, label: Option<&str>) -> boo
         && label.is_some_and(|l| copy.is_member_of(l))
 }
 
-fn delete(out: &mut Plan, person: &Person) {
+fn delete(out: &mut Plan<'_>, person: &Person) {
     if let Some(name) = &person.resource_name {
         out.deletes.push(name.clone());
         out.changes.deletes.push(PlannedChange {
@@ -318,9 +333,11 @@ mod tests {
     #[test]
     fn first_run_creates_everything_with_markers_and_memberships() {
         let a = source("people/a", "Ann");
-        let plan = plan(SYNC, Some(LABEL), &sources([a.clone()]), &[]);
+        let srcs = sources([a.clone()]);
+        let plan = plan(SYNC, Some(LABEL), &srcs, &[]);
         assert_eq!(plan.creates.len(), 1);
-        let created = &plan.creates[0];
+        assert_eq!(plan.creates[0], &a);
+        let created = &plan.new_contact(plan.creates[0]);
         assert_eq!(created.fields, a.fields);
         assert!(created.is_member_of(LABEL) && created.is_member_of(MY_CONTACTS));
         assert_eq!(created.client_data_value(markers::SYNC_ID_KEY), Some(SYNC));
@@ -339,12 +356,8 @@ mod tests {
     #[test]
     fn unchanged_contacts_are_left_alone() {
         let a = source("people/a", "Ann");
-        let plan = plan(
-            SYNC,
-            Some(LABEL),
-            &sources([a.clone()]),
-            &[managed("people/x", SYNC, &a)],
-        );
+        let srcs = sources([a.clone()]);
+        let plan = plan(SYNC, Some(LABEL), &srcs, &[managed("people/x", SYNC, &a)]);
         assert!(plan.is_empty());
         assert_eq!(plan.unchanged, 1);
     }
@@ -355,12 +368,8 @@ mod tests {
         let edited_source = source("people/a", "Anne");
 
         // Source changed.
-        let p = plan(
-            SYNC,
-            Some(LABEL),
-            &sources([edited_source.clone()]),
-            &[managed("people/x", SYNC, &a)],
-        );
+        let srcs = sources([edited_source.clone()]);
+        let p = plan(SYNC, Some(LABEL), &srcs, &[managed("people/x", SYNC, &a)]);
         assert_eq!(p.updates.len(), 1);
         let update = &p.updates["people/x"];
         assert_eq!(update.etag.as_deref(), Some("etag-people/x"));
@@ -375,7 +384,8 @@ mod tests {
         edited_copy
             .fields
             .insert("names".into(), json!([{"givenName": "Changed"}]));
-        let p = plan(SYNC, Some(LABEL), &sources([a.clone()]), &[edited_copy]);
+        let srcs = sources([a.clone()]);
+        let p = plan(SYNC, Some(LABEL), &srcs, &[edited_copy]);
         assert_eq!(p.updates["people/x"].fields, a.fields);
 
         // The user took the copy out of the label but put it in one of their own.
@@ -384,7 +394,8 @@ mod tests {
             Membership::of_group(MY_CONTACTS),
             Membership::of_group("contactGroups/theirs"),
         ];
-        let p = plan(SYNC, Some(LABEL), &sources([a.clone()]), &[unlabelled]);
+        let srcs = sources([a.clone()]);
+        let p = plan(SYNC, Some(LABEL), &srcs, &[unlabelled]);
         let update = &p.updates["people/x"];
         assert!(update.is_member_of(LABEL) && update.is_member_of("contactGroups/theirs"));
         assert!(update.is_member_of(MY_CONTACTS));
@@ -400,7 +411,8 @@ mod tests {
         });
         copy.fields
             .insert("names".into(), json!([{"givenName": "Changed"}]));
-        let p = plan(SYNC, Some(LABEL), &sources([a]), &[copy]);
+        let srcs = sources([a]);
+        let p = plan(SYNC, Some(LABEL), &srcs, &[copy]);
         assert_eq!(
             p.updates["people/x"].client_data_value("crm.id"),
             Some("42")
@@ -416,7 +428,8 @@ mod tests {
             managed("people/x2", SYNC, &a),
             managed("people/y", SYNC, &b),
         ];
-        let p = plan(SYNC, Some(LABEL), &sources([a]), &contacts);
+        let srcs = sources([a]);
+        let p = plan(SYNC, Some(LABEL), &srcs, &contacts);
         let mut deletes = p.deletes.clone();
         deletes.sort();
         assert_eq!(deletes, vec!["people/x2".to_owned(), "people/y".to_owned()]);
@@ -432,7 +445,8 @@ mod tests {
             .fields
             .insert("names".into(), json!([{"givenName": "Old"}]));
         let current = managed("people/x2", SYNC, &a);
-        let p = plan(SYNC, Some(LABEL), &sources([a]), &[stale, current]);
+        let srcs = sources([a]);
+        let p = plan(SYNC, Some(LABEL), &srcs, &[stale, current]);
         assert_eq!(p.deletes, vec!["people/x1".to_owned()]);
         assert!(p.updates.is_empty());
     }
@@ -445,7 +459,8 @@ mod tests {
             own_contact("people/own2", "other@example.com", false),
             managed("people/other-sync", "SYNC2", &a),
         ];
-        let p = plan(SYNC, Some(LABEL), &sources([a]), &contacts);
+        let srcs = sources([a]);
+        let p = plan(SYNC, Some(LABEL), &srcs, &contacts);
         assert_eq!(p.creates.len(), 1);
         assert!(p.updates.is_empty() && p.deletes.is_empty());
     }
@@ -453,14 +468,11 @@ mod tests {
     #[test]
     fn without_a_label_creates_have_no_label_and_copies_need_one() {
         let a = source("people/a", "Ann");
-        let p = plan(SYNC, None, &sources([a.clone()]), &[]);
-        assert!(!p.creates[0].is_member_of(LABEL));
-        let p = plan(
-            SYNC,
-            None,
-            &sources([a.clone()]),
-            &[managed("people/x", SYNC, &a)],
-        );
+        let srcs = sources([a.clone()]);
+        let p = plan(SYNC, None, &srcs, &[]);
+        assert!(!p.new_contact(p.creates[0]).is_member_of(LABEL));
+        let srcs = sources([a.clone()]);
+        let p = plan(SYNC, None, &srcs, &[managed("people/x", SYNC, &a)]);
         assert_eq!(p.updates.len(), 1);
     }
 
@@ -514,7 +526,7 @@ mod tests {
     // ---- properties ----------------------------------------------------------------------------------------
 
     /// A destination account in a test: contacts by resource name.
-    fn execute(contacts: &mut Vec<Person>, plan: &Plan, next_id: &mut u32) {
+    fn execute(contacts: &mut Vec<Person>, plan: &Plan<'_>, next_id: &mut u32) {
         contacts.retain(|p| {
             !p.resource_name
                 .as_ref()
@@ -534,7 +546,10 @@ mod tests {
             }
         }
         for create in &plan.creates {
-            contacts.push(stored(&format!("people/new{next_id}"), create));
+            contacts.push(stored(
+                &format!("people/new{next_id}"),
+                &plan.new_contact(create),
+            ));
             *next_id += 1;
         }
     }
