@@ -500,3 +500,39 @@ async fn cleanup_removes_everything_then_the_sync() {
             .is_empty()
     );
 }
+
+/// A dry run is enough to see a rename: it looks the destinations up by id like any run, so GET /syncs/{id} shows
+/// the new name at once, and nothing is written to anyone's contacts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_refreshes_the_names_and_writes_nothing() {
+    let rig = Rig::start(seed(standard_seed()).expect("seed"), RigOptions::default())
+        .await
+        .expect("rig");
+    let bob_id = rig.user_id(BOB).await.expect("id");
+    let sync = rig
+        .create_sync(
+            SOURCE,
+            "Partners",
+            vec![dest(DestinationKind::User, &bob_id, BOB)],
+        )
+        .await
+        .expect("sync");
+    rig.patch_user(BOB, json!({"primaryEmail": "robert@example.com"}))
+        .await
+        .expect("rename bob");
+
+    rig.emulator.reset_stats();
+    let run = rig.run(&sync.id, RunMode::DryRun).await.expect("dry run");
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert_eq!(rig.emulator.stats().writes, 0, "a dry run wrote to Google");
+    assert!(rig.managed("robert@example.com", &sync.id).is_empty());
+
+    let (etag, shown) = get_sync(&rig, &sync.id).await.expect("get");
+    assert_eq!(etag, "\"1\"", "a refresh of names is not an edit");
+    assert_eq!(
+        names_shown(&shown).2,
+        vec![json!("robert@example.com")],
+        "{shown}"
+    );
+    assert!(shown["names_refreshed_at"].is_string(), "{shown}");
+}
