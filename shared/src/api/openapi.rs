@@ -2,6 +2,7 @@
 //! this document; a test regenerates it and fails when the checked-in copy drifts.
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::error::{ErrorBody, ErrorDetail};
@@ -72,7 +73,7 @@ const SIGV4: &str = "sigv4";
         ContactGroupList,
         ContactGroupSummary
     )),
-    modifiers(&SigV4),
+    modifiers(&SigV4, &EveryRouteResponses),
     security(("sigv4" = [])),
     tags(
         (name = "syncs", description = "Sync definitions"),
@@ -99,6 +100,47 @@ impl Modify for SigV4 {
                  unauthorised requests get 403 from API Gateway before reaching the API.",
             ))),
         );
+    }
+}
+
+/// The answers every route can give, whatever it does: API Gateway's 403 for a request that is not signed or not
+/// allowed (before any function runs), and 500 for a fault of this service. A route may word them its own way.
+struct EveryRouteResponses;
+
+impl Modify for EveryRouteResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let forbidden = ResponseBuilder::new()
+            .description("Not signed or not allowed (from API Gateway)")
+            .build();
+        let fault = ResponseBuilder::new()
+            .description(
+                "A fault of this service, never caused by the request (e.g. a stored item that cannot be read)",
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                responses
+                    .entry("403".to_owned())
+                    .or_insert_with(|| forbidden.clone().into());
+                responses
+                    .entry("500".to_owned())
+                    .or_insert_with(|| fault.clone().into());
+            }
+        }
     }
 }
 
@@ -132,7 +174,6 @@ pub fn openapi_json() -> String {
         )),
         (status = 400, description = "Malformed JSON, a wrong type, or an unknown or missing field (`field` names it)", body = ErrorBody),
         (status = 403, description = "The request is not signed, or the signer may not call the API (from API Gateway)"),
-        (status = 500, description = "A fault of this service, never caused by the request (e.g. a stored item that cannot be read)", body = ErrorBody),
         (status = 413, description = "The body is larger than 256 KiB", body = ErrorBody),
         (status = 422, description = "A limit is exceeded, a destination is repeated, or a reference does not exist (`field` names it)", body = ErrorBody),
         (status = 502, description = "Google refused the request (e.g. delegation not granted)", body = ErrorBody),
@@ -157,8 +198,6 @@ fn create_sync() {}
     responses(
         (status = 200, description = "One page", body = SyncList),
         (status = 400, description = "`limit` out of range or `next_token` not issued by this API", body = ErrorBody),
-        (status = 403, description = "Not signed or not allowed (from API Gateway)"),
-        (status = 500, description = "A fault of this service, never caused by the request (e.g. a stored item that cannot be read)", body = ErrorBody),
         (status = 503, description = "DynamoDB is unavailable; retry later", body = ErrorBody),
     )
 )]
@@ -181,8 +220,6 @@ fn list_syncs() {}
         (status = 200, description = "The sync", body = SyncView, headers(
             ("ETag" = String, description = "The version, for `If-Match` on updates")
         )),
-        (status = 403, description = "Not signed or not allowed (from API Gateway)"),
-        (status = 500, description = "A fault of this service, never caused by the request (e.g. a stored item that cannot be read)", body = ErrorBody),
         (status = 404, description = "No such sync", body = ErrorBody),
         (status = 503, description = "DynamoDB is unavailable; retry later", body = ErrorBody),
     )
@@ -208,8 +245,6 @@ fn get_sync() {}
             ("ETag" = String, description = "The new version")
         )),
         (status = 400, description = "Malformed JSON, a wrong type, or an unknown field", body = ErrorBody),
-        (status = 403, description = "Not signed or not allowed (from API Gateway)"),
-        (status = 500, description = "A fault of this service, never caused by the request (e.g. a stored item that cannot be read)", body = ErrorBody),
         (status = 404, description = "No such sync", body = ErrorBody),
         (status = 412, description = "`If-Match` is not the current version", body = ErrorBody),
         (status = 413, description = "The body is larger than 256 KiB", body = ErrorBody),
@@ -242,8 +277,6 @@ fn update_sync() {}
         )),
         (status = 204, description = "Deleted"),
         (status = 400, description = "`remove_contacts` is not true or false", body = ErrorBody),
-        (status = 403, description = "Not signed or not allowed (from API Gateway)"),
-        (status = 500, description = "A fault of this service, never caused by the request (e.g. a stored item that cannot be read)", body = ErrorBody),
         (status = 404, description = "No such sync", body = ErrorBody),
         (status = 409, description = "A run is in progress (only with `remove_contacts=true`)", body = ErrorBody),
         (status = 412, description = "`If-Match` is not the current version", body = ErrorBody),
@@ -266,8 +299,6 @@ fn delete_sync() {}
             ("Location" = String, description = "`/syncs/{id}/runs/{run_id}`")
         )),
         (status = 400, description = "Malformed JSON or an unknown field", body = ErrorBody),
-        (status = 403, description = "Not signed or not allowed (from API Gateway)"),
-        (status = 500, description = "A fault of this service, never caused by the request (e.g. a stored item that cannot be read)", body = ErrorBody),
         (status = 404, description = "No such sync", body = ErrorBody),
         (status = 409, description = "A run of this sync is in progress", body = ErrorBody),
         (status = 413, description = "The body is larger than 256 KiB", body = ErrorBody),
@@ -291,8 +322,6 @@ fn start_run() {}
     responses(
         (status = 200, description = "One page", body = RunList),
         (status = 400, description = "`limit` out of range or `next_token` not issued by this API", body = ErrorBody),
-        (status = 403, description = "Not signed or not allowed (from API Gateway)"),
-        (status = 500, description = "A fault of this service, never caused by the request (e.g. a stored item that cannot be read)", body = ErrorBody),
         (status = 404, description = "No such sync", body = ErrorBody),
         (status = 503, description = "DynamoDB is unavailable; retry later", body = ErrorBody),
     )
@@ -312,8 +341,6 @@ fn list_runs() {}
     ),
     responses(
         (status = 200, description = "The run", body = RunDetail),
-        (status = 403, description = "Not signed or not allowed (from API Gateway)"),
-        (status = 500, description = "A fault of this service, never caused by the request (e.g. a stored item that cannot be read)", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
         (status = 503, description = "DynamoDB is unavailable; retry later", body = ErrorBody),
     )
@@ -334,8 +361,6 @@ fn get_run() {}
     responses(
         (status = 200, description = "Matches, users first", body = DirectorySearchResults),
         (status = 400, description = "`q` is missing, shorter than 2 or longer than 100 characters", body = ErrorBody),
-        (status = 403, description = "Not signed or not allowed (from API Gateway)"),
-        (status = 500, description = "A fault of this service, never caused by the request (e.g. a stored item that cannot be read)", body = ErrorBody),
         (status = 502, description = "Google refused the request", body = ErrorBody),
         (status = 503, description = "Google is unavailable; retry later", body = ErrorBody),
     )
@@ -352,8 +377,6 @@ fn search_directory() {}
     params(("user" = String, Path, description = "Primary email, alias or immutable id of the user")),
     responses(
         (status = 200, description = "The user's contact groups", body = ContactGroupList),
-        (status = 403, description = "Not signed or not allowed (from API Gateway)"),
-        (status = 500, description = "A fault of this service, never caused by the request (e.g. a stored item that cannot be read)", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 422, description = "The user is suspended or archived", body = ErrorBody),
         (status = 502, description = "Google refused the request", body = ErrorBody),
