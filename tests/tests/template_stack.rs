@@ -382,10 +382,11 @@ fn executor_is_throttled_retried_once_and_dead_lettered_and_invokes_itself_by_na
         .function_for_binary("executor")
         .expect("parse")
         .expect("executor function");
-    assert_eq!(
-        executor.property("Timeout").and_then(Value::as_u64),
-        Some(900)
-    );
+    let timeout = executor
+        .property("Timeout")
+        .and_then(Value::as_i64)
+        .expect("Timeout");
+    assert_eq!(timeout, 900);
     let reserved = executor
         .property("ReservedConcurrentExecutions")
         .expect("ReservedConcurrentExecutions");
@@ -402,8 +403,8 @@ fn executor_is_throttled_retried_once_and_dead_lettered_and_invokes_itself_by_na
         .as_i64()
         .expect("MaximumEventAgeInSeconds");
     assert!(
-        max_event_age + 900 < contact_sync::sync::UNDELIVERED_RUN_AFTER_SECS,
-        "an event {max_event_age} s old may still start the executor (for up to 900 s) after the engine gave its run \
+        max_event_age + timeout < contact_sync::sync::UNDELIVERED_RUN_AFTER_SECS,
+        "an event {max_event_age} s old may still start the executor (for up to {timeout} s) after the engine gave its run \
          up ({} s)",
         contact_sync::sync::UNDELIVERED_RUN_AFTER_SECS
     );

@@ -63,7 +63,7 @@ impl SourceContact {
 /// Creates are kept as the source contacts they copy and turned into complete new contacts
 /// ([`Plan::new_contact`]) only when their batch is sent: a first sync of a large group then holds one batch of
 /// request bodies per user in flight, not the whole group's.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Plan<'a> {
     sync_id: &'a str,
     label: Option<&'a str>,
@@ -104,7 +104,11 @@ pub fn plan<'a>(
     let mut out = Plan {
         sync_id,
         label,
-        ..Plan::default()
+        creates: Vec::new(),
+        updates: BTreeMap::new(),
+        deletes: Vec::new(),
+        unchanged: 0,
+        changes: PlannedChanges::default(),
     };
 
     // Managed contacts of this sync, grouped by their source; the rest of ours are orphans.
@@ -337,7 +341,7 @@ mod tests {
         let plan = plan(SYNC, Some(LABEL), &srcs, &[]);
         assert_eq!(plan.creates.len(), 1);
         assert_eq!(plan.creates[0], &a);
-        let created = &plan.new_contact(plan.creates[0]);
+        let created = plan.new_contact(plan.creates[0]);
         assert_eq!(created.fields, a.fields);
         assert!(created.is_member_of(LABEL) && created.is_member_of(MY_CONTACTS));
         assert_eq!(created.client_data_value(markers::SYNC_ID_KEY), Some(SYNC));
@@ -394,7 +398,6 @@ mod tests {
             Membership::of_group(MY_CONTACTS),
             Membership::of_group("contactGroups/theirs"),
         ];
-        let srcs = sources([a.clone()]);
         let p = plan(SYNC, Some(LABEL), &srcs, &[unlabelled]);
         let update = &p.updates["people/x"];
         assert!(update.is_member_of(LABEL) && update.is_member_of("contactGroups/theirs"));
