@@ -196,7 +196,7 @@ pub struct EventBuilder {
 }
 
 impl EventBuilder {
-    /// `route` is the template's route path (`/syncs/{id}`); `params` fill its `{...}` placeholders.
+    /// `route` is the template's route path (`/syncs/{id}`); `params` give the values of its `{...}` path variables.
     pub fn new(method: &str, route: &str, params: &[(&str, &str)]) -> Self {
         let mut path = route.to_owned();
         for (name, value) in params {

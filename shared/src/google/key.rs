@@ -256,7 +256,8 @@ mod tests {
             let secret = match id.as_str() {
                 "good" => Some(sample_json(FAKE_PEM, DEFAULT_TOKEN_URI)),
                 "empty" => Some("  ".to_owned()),
-                "placeholder" => Some(r#"{"replace":"with the key JSON SECRETMATERIAL"}"#.to_owned()),
+                // Valid JSON, but not a service-account key (e.g. a note an admin stored instead of the key file).
+                "not-a-key" => Some(r#"{"replace":"with the key JSON SECRETMATERIAL"}"#.to_owned()),
                 _ => None,
             };
             match secret {
@@ -296,7 +297,7 @@ mod tests {
         for (id, expected) in [
             ("missing", "does not exist or has no value"),
             ("empty", "is empty"),
-            ("placeholder", "missing field"),
+            ("not-a-key", "missing field"),
         ] {
             let err = load_key_from_secrets_manager(&client, id)
                 .await

@@ -244,7 +244,7 @@ pub fn http_for(server: &TestServer) -> super::http::GoogleHttp {
     GoogleHttp::new(client, tokens, RetryPolicy::fast())
 }
 
-/// A key file's JSON with a placeholder PEM (enough for parsing, not for signing).
+/// A key file's JSON whose PEM holds a dummy body (enough for parsing, not for signing).
 pub fn key_json(token_uri: &str) -> String {
     serde_json::json!({
         "type": "service_account",
