@@ -24,6 +24,23 @@ const ANN: &str = "ann@example.com";
 const BOB: &str = "bob@example.com";
 const CAT: &str = "cat@example.com";
 
+/// Slow Google (150 ms a call), one user at a time and a 1 s safety margin: an invocation given a deadline of a
+/// few seconds runs out of time part-way through the users.
+fn slow_one_user_at_a_time() -> RigOptions {
+    RigOptions {
+        emulator: EmulatorOptions {
+            latency_ms: 150,
+            ..EmulatorOptions::default()
+        },
+        settings: EngineSettings {
+            concurrency: 1,
+            safety_margin: Duration::from_secs(1),
+            ..RigOptions::default().settings
+        },
+        ..RigOptions::default()
+    }
+}
+
 async fn sales_rig(
     options: RigOptions,
     contacts: usize,
@@ -530,19 +547,7 @@ fn report_run<'a>(runs: &'a [Run], run_id: Option<&str>) -> &'a Run {
 /// invocation, which skips the users already done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_near_its_deadline_continues_in_a_new_invocation() {
-    let options = RigOptions {
-        emulator: EmulatorOptions {
-            latency_ms: 150,
-            ..EmulatorOptions::default()
-        },
-        settings: EngineSettings {
-            concurrency: 1,
-            safety_margin: Duration::from_secs(1),
-            ..RigOptions::default().settings
-        },
-        ..RigOptions::default()
-    };
-    let (rig, sync) = sales_rig(options, 0).await;
+    let (rig, sync) = sales_rig(slow_one_user_at_a_time(), 0).await;
 
     let report = rig
         .invoke(event(&sync.id, RunMode::Apply), Duration::from_millis(2500))
@@ -624,19 +629,7 @@ fn source_reads(rig: &Rig) -> (u64, u64) {
 /// of a run the API recorded. A delivery after the run finished does nothing either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_delivered_twice_is_processed_once() {
-    let options = RigOptions {
-        emulator: EmulatorOptions {
-            latency_ms: 150,
-            ..EmulatorOptions::default()
-        },
-        settings: EngineSettings {
-            concurrency: 1,
-            safety_margin: Duration::from_secs(1),
-            ..RigOptions::default().settings
-        },
-        ..RigOptions::default()
-    };
-    let (rig, sync) = sales_rig(options, 0).await;
+    let (rig, sync) = sales_rig(slow_one_user_at_a_time(), 0).await;
 
     // A first invocation that runs out of time; its continuation is kept rather than run.
     let recorder = Arc::new(RecordingDispatcher::default());
