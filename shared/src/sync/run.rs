@@ -792,22 +792,9 @@ impl Engine {
         let Some(user) = user else {
             // The account is gone, and its contacts with it.
             tracing::info!("user no longer exists; forgetting them");
-            let result = self.result(
-                &state.user_id,
-                &state.email,
-                DestinationStatus::Removed,
-                UserOutcome::default(),
-                None,
-            );
-            self.store
-                .put_result(&ctx.sync.id, ctx.run_id, &result)
-                .await?;
-            if !ctx.dry_run {
-                self.store
-                    .delete_destination_state(&ctx.sync.id, &state.user_id)
-                    .await?;
-            }
-            return Ok(Done::Recorded);
+            return self
+                .record_removed(ctx, &state.user_id, &state.email, UserOutcome::default())
+                .await;
         };
         if !user.is_active() {
             if ctx.cleanup {
@@ -844,22 +831,8 @@ impl Engine {
                     ?policy,
                     "sync removed from user"
                 );
-                let result = self.result(
-                    &state.user_id,
-                    &user.primary_email,
-                    DestinationStatus::Removed,
-                    outcome,
-                    None,
-                );
-                self.store
-                    .put_result(&ctx.sync.id, ctx.run_id, &result)
-                    .await?;
-                if !ctx.dry_run {
-                    self.store
-                        .delete_destination_state(&ctx.sync.id, &state.user_id)
-                        .await?;
-                }
-                Ok(Done::Recorded)
+                self.record_removed(ctx, &state.user_id, &user.primary_email, outcome)
+                    .await
             }
             Err(e) => {
                 let state = DestinationState {
@@ -869,6 +842,26 @@ impl Engine {
                 self.record_removal_failure(ctx, state, e.to_string()).await
             }
         }
+    }
+
+    /// Records the sync as removed from a user (or the user as gone), and forgets the user unless this is a dry run.
+    async fn record_removed(
+        &self,
+        ctx: &RunContext<'_>,
+        user_id: &str,
+        email: &str,
+        outcome: UserOutcome,
+    ) -> Result<Done, EngineError> {
+        let result = self.result(user_id, email, DestinationStatus::Removed, outcome, None);
+        self.store
+            .put_result(&ctx.sync.id, ctx.run_id, &result)
+            .await?;
+        if !ctx.dry_run {
+            self.store
+                .delete_destination_state(&ctx.sync.id, user_id)
+                .await?;
+        }
+        Ok(Done::Recorded)
     }
 
     async fn record_removal_failure(
