@@ -198,13 +198,7 @@ pub fn validate_text(field: &str, value: &str, max: usize) -> Result<String, Api
             format!("{field} must not be empty"),
         ));
     }
-    if chars > max {
-        return Err(ApiError::invalid(
-            "too_long",
-            field,
-            format!("{field} has {chars} characters; at most {max} are allowed"),
-        ));
-    }
+    check_max_chars(field, chars, max)?;
     if trimmed.chars().any(char::is_control) {
         return Err(ApiError::invalid(
             "control_characters",
@@ -218,15 +212,20 @@ pub fn validate_text(field: &str, value: &str, max: usize) -> Result<String, Api
 /// Checks a description: at most `MAX_DESCRIPTION_CHARS` characters (empty is fine).
 pub fn validate_description(field: &str, value: &str) -> Result<String, ApiError> {
     let trimmed = value.trim();
-    let chars = trimmed.chars().count();
-    if chars > MAX_DESCRIPTION_CHARS {
+    check_max_chars(field, trimmed.chars().count(), MAX_DESCRIPTION_CHARS)?;
+    Ok(trimmed.to_owned())
+}
+
+/// 422 `too_long` when a text of `chars` characters is longer than `max`.
+fn check_max_chars(field: &str, chars: usize, max: usize) -> Result<(), ApiError> {
+    if chars > max {
         return Err(ApiError::invalid(
             "too_long",
             field,
-            format!("{field} has {chars} characters; at most {MAX_DESCRIPTION_CHARS} are allowed"),
+            format!("{field} has {chars} characters; at most {max} are allowed"),
         ));
     }
-    Ok(trimmed.to_owned())
+    Ok(())
 }
 
 /// Checks one reference value (an email, id, path or name): the rules of [`validate_text`], at most
