@@ -208,53 +208,44 @@ impl ControlClient {
         }
     }
 
-    pub async fn reset_stats(&self) -> Result<()> {
-        let url = format!("{}/emulator/stats/reset", self.base_url);
+    /// Sends a control request without a body; an answer other than 2xx is an error naming the call.
+    async fn send(&self, method: reqwest::Method, path: &str) -> Result<reqwest::Response> {
+        let url = format!("{}{path}", self.base_url);
         let response = self
             .http
-            .post(&url)
+            .request(method.clone(), &url)
             .send()
             .await
-            .with_context(|| format!("POST {url}"))?;
+            .with_context(|| format!("{method} {url}"))?;
         if !response.status().is_success() {
-            bail!("POST {url}: {}", response.status());
+            bail!("{method} {url}: {}", response.status());
         }
+        Ok(response)
+    }
+
+    pub async fn reset_stats(&self) -> Result<()> {
+        self.send(reqwest::Method::POST, "/emulator/stats/reset")
+            .await?;
         Ok(())
     }
 
     /// Forgets every contact of a user (`DELETE /emulator/users/{email}/contacts`); returns how many.
     pub async fn forget_contacts_of(&self, email: &str) -> Result<u64> {
-        let url = format!("{}/emulator/users/{email}/contacts", self.base_url);
-        let response = self
-            .http
-            .delete(&url)
-            .send()
-            .await
-            .with_context(|| format!("DELETE {url}"))?;
-        if !response.status().is_success() {
-            bail!("DELETE {url}: {}", response.status());
-        }
-        let body: Value = response
+        let path = format!("/emulator/users/{email}/contacts");
+        let body: Value = self
+            .send(reqwest::Method::DELETE, &path)
+            .await?
             .json()
             .await
-            .with_context(|| format!("DELETE {url}: not JSON"))?;
+            .with_context(|| format!("DELETE {path}: not JSON"))?;
         Ok(body["forgotten"].as_u64().unwrap_or(0))
     }
 
     pub async fn stats(&self) -> Result<Stats> {
-        let url = format!("{}/emulator/stats", self.base_url);
-        let response = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .with_context(|| format!("GET {url}"))?;
-        if !response.status().is_success() {
-            bail!("GET {url}: {}", response.status());
-        }
-        response
+        self.send(reqwest::Method::GET, "/emulator/stats")
+            .await?
             .json()
             .await
-            .with_context(|| format!("GET {url}: not the stats document"))
+            .context("GET /emulator/stats: not the stats document")
     }
 }
