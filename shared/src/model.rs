@@ -155,6 +155,18 @@ pub enum Trigger {
     Delete,
 }
 
+impl Trigger {
+    /// The trigger's name as the API shows it; a run's `requested_by` when nobody else is named.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Create => "create",
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+            Trigger::Delete => "delete",
+        }
+    }
+}
+
 /// What a run does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -225,6 +237,32 @@ pub struct Run {
     /// Who asked for the run (`scheduler`, or the API caller's identity).
     #[serde(default)]
     pub requested_by: String,
+}
+
+impl Run {
+    /// A run that has just started (`running`, no invocation yet, nothing counted).
+    pub fn new(
+        sync_id: &str,
+        run_id: &str,
+        trigger: Trigger,
+        mode: RunMode,
+        requested_by: &str,
+        started_at: DateTime<Utc>,
+    ) -> Run {
+        Run {
+            sync_id: sync_id.to_owned(),
+            run_id: run_id.to_owned(),
+            trigger,
+            mode,
+            status: RunStatus::Running,
+            started_at,
+            finished_at: None,
+            totals: RunTotals::default(),
+            error: None,
+            invocations: 0,
+            requested_by: requested_by.to_owned(),
+        }
+    }
 }
 
 /// The short form of a run kept on the definition for listings.
@@ -333,6 +371,39 @@ pub struct ExecutorEvent {
     /// event (asynchronous Lambda invokes are at-least-once) does nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invocation: Option<u32>,
+}
+
+impl ExecutorEvent {
+    /// The event that starts (`invocation` `None`) or continues (`Some(n)`, the run's n-th invocation) a recorded run.
+    pub fn for_run(run: &Run, invocation: Option<u32>) -> ExecutorEvent {
+        ExecutorEvent {
+            sync_id: run.sync_id.clone(),
+            run_id: Some(run.run_id.clone()),
+            trigger: run.trigger,
+            mode: run.mode,
+            requested_by: Some(run.requested_by.clone()),
+            invocation,
+        }
+    }
+
+    /// The event of a scheduled run of `sync_id`: the executor records the run under a new id.
+    pub fn scheduled(sync_id: &str, requested_by: &str) -> ExecutorEvent {
+        ExecutorEvent {
+            sync_id: sync_id.to_owned(),
+            run_id: None,
+            trigger: Trigger::Schedule,
+            mode: RunMode::Apply,
+            requested_by: Some(requested_by.to_owned()),
+            invocation: None,
+        }
+    }
+
+    /// Who asked for the run: the event's `requested_by`, else the trigger's name.
+    pub fn requester(&self) -> &str {
+        self.requested_by
+            .as_deref()
+            .unwrap_or_else(|| self.trigger.as_str())
+    }
 }
 
 #[cfg(test)]

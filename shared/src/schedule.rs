@@ -11,7 +11,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use crate::dispatch::Dispatcher;
-use crate::model::{ExecutorEvent, RunMode, Trigger};
+use crate::model::ExecutorEvent;
 use crate::store::{StoreError, SyncStore};
 
 /// Recorded as `requested_by` on every scheduled run.
@@ -53,15 +53,31 @@ pub enum ScheduleError {
     List(#[from] StoreError),
 }
 
-/// The executor event the scheduler sends for one sync.
-pub fn scheduled_event(sync_id: &str) -> ExecutorEvent {
-    ExecutorEvent {
-        sync_id: sync_id.to_owned(),
-        run_id: None,
-        trigger: Trigger::Schedule,
-        mode: RunMode::Apply,
-        requested_by: Some(REQUESTED_BY.to_owned()),
-        invocation: None,
+/// The scheduler function: where syncs are listed and how their runs are started.
+#[derive(Clone)]
+pub struct Scheduler {
+    pub store: Arc<dyn SyncStore>,
+    pub dispatcher: Arc<dyn Dispatcher>,
+    pub config: ScheduleConfig,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scheduler {
+    /// One scheduled event: a run of every enabled sync.
+    pub async fn run(&self) -> Result<ScheduleSummary, ScheduleError> {
+        run_schedule(
+            self.store.as_ref(),
+            Arc::clone(&self.dispatcher),
+            self.config,
+        )
+        .await
     }
 }
 
@@ -82,7 +98,7 @@ pub async fn run_schedule(
         .map(|sync_id| {
             let dispatcher = Arc::clone(&dispatcher);
             async move {
-                match dispatcher.dispatch(&scheduled_event(&sync_id)).await {
+                match dispatcher.dispatch(&ExecutorEvent::scheduled(&sync_id, REQUESTED_BY)).await {
                     Ok(()) => {
                         tracing::debug!(sync_id = %sync_id, "dispatched scheduled run");
                         true

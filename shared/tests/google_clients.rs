@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use contact_sync::config::GoogleEndpoints;
+use contact_sync::google::GoogleEndpoints;
 use contact_sync::google::{
     ClientData, GoogleClients, GoogleError, Membership, Person, RetryPolicy, ServiceAccountKey,
     TokenProvider, UserScope,

@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use anyhow::{Context as _, Result};
 use async_trait::async_trait;
 use contact_sync::api::ApiContext;
-use contact_sync::api::handlers::handler_for;
-use contact_sync::config::GoogleEndpoints;
+use contact_sync::api::api_function;
 use contact_sync::dispatch::{DispatchError, Dispatcher};
 use contact_sync::google::{GoogleClients, RetryPolicy};
+use contact_sync::google::{GoogleConfig, GoogleEndpoints};
 use contact_sync::model::{ExecutorEvent, new_id};
 use contact_sync::store::{DynamoStore, SyncStore, create_table};
 use google_emulator::{EmulatorOptions, RunningEmulator};
@@ -98,15 +98,13 @@ impl ApiRig {
             .send()
             .await
             .context("creating the key secret in moto")?;
-        let endpoints = GoogleEndpoints {
-            people_base_url: emulator.base_url(),
-            directory_base_url: emulator.base_url(),
-        };
         let google = GoogleClients::from_secret(
             &secrets,
-            &secret_id,
-            &endpoints,
-            ADMIN,
+            &GoogleConfig {
+                key_secret_id: secret_id,
+                admin_email: ADMIN.to_owned(),
+                endpoints: GoogleEndpoints::all_at(&emulator.base_url()),
+            },
             RetryPolicy::fast(),
         )
         .await?;
@@ -131,8 +129,9 @@ impl ApiRig {
 
     /// Sends `request` to the handler of `function` (e.g. `create-sync`), as Lambda would.
     pub async fn call(&self, function: &str, request: &EventBuilder) -> Result<ApiResponse> {
-        let handler =
-            handler_for(function).with_context(|| format!("no handler for {function}"))?;
+        let handler = api_function(function)
+            .with_context(|| format!("no handler for {function}"))?
+            .handler;
         let response = handler(&self.ctx, request.request()?).await?;
         ApiResponse::from_response(response)
     }

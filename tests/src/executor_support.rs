@@ -1,7 +1,7 @@
 //! The rig of the executor's end-to-end tests: a Google emulator of its own, a DynamoDB table of its own in moto,
-//! the emulator's key in moto's Secrets Manager, and the executor built exactly as the Lambda builds it
-//! (`build_engine`: key from Secrets Manager, Google clients, DynamoStore), driven through the Lambda handler with a
-//! fake Lambda context, with the in-process dispatcher for continuations.
+//! the emulator's key in moto's Secrets Manager, and the executor built by the same wiring as the Lambda's (key from
+//! Secrets Manager, Google clients, DynamoStore), driven through the Lambda handler with a fake Lambda context, with
+//! the in-process dispatcher for continuations.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,20 +9,22 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
-use contact_sync::config::GoogleEndpoints;
-use contact_sync::dispatch::{Dispatcher, InProcessDispatcher};
+use contact_sync::clock::Clock;
+use contact_sync::config::Config;
+use contact_sync::dispatch::Dispatcher;
 use contact_sync::google::{
-    DIRECTORY_SCOPES, GoogleClients, Person, RetryPolicy, ServiceAccountKey, TokenProvider,
+    DIRECTORY_SCOPES, GoogleClients, GoogleConfig, GoogleEndpoints, Person, RetryPolicy,
+    ServiceAccountKey, TokenProvider,
 };
 use contact_sync::model::{
     Destination, DestinationKind, DestinationResult, ExecutorEvent, LeaverPolicy, Run, RunMode,
     Source, SyncDefinition, Trigger, new_id,
 };
-use contact_sync::store::{DynamoStore, SyncStore, create_table};
-use contact_sync::sync::executor::{ExecutorConfig, build_engine};
+use contact_sync::store::{SyncStore, create_table};
 use contact_sync::sync::markers;
 use contact_sync::sync::normalize;
-use contact_sync::sync::{Clock, Engine, EngineSettings, RunReport};
+use contact_sync::sync::{Engine, EngineSettings, InProcessDispatcher, RunReport};
+use contact_sync::{lambda, wiring};
 use google_emulator::{EmulatorOptions, RunningEmulator, Seed};
 use serde_json::{Value, json};
 
@@ -98,7 +100,7 @@ pub struct Rig {
     /// The same Google clients the engine uses (for the test's own reads and writes as any user).
     pub google: GoogleClients,
     pub store: Arc<dyn SyncStore>,
-    pub config: ExecutorConfig,
+    pub config: Config,
     pub sdk: aws_config::SdkConfig,
     tokens: Arc<TokenProvider>,
     http: reqwest::Client,
@@ -125,31 +127,24 @@ impl Rig {
             .await
             .context("creating the key secret in moto")?;
 
-        let config = ExecutorConfig {
+        let config = Config {
             table_name: table.clone(),
-            key_secret_id: secret_id,
-            admin_email: ADMIN.to_owned(),
-            endpoints: GoogleEndpoints {
-                people_base_url: emulator.base_url(),
-                directory_base_url: emulator.base_url(),
-            },
-            concurrency: options.settings.concurrency,
-            safety_margin: options.settings.safety_margin,
+            google: Some(GoogleConfig {
+                key_secret_id: secret_id,
+                admin_email: ADMIN.to_owned(),
+                endpoints: GoogleEndpoints::all_at(&emulator.base_url()),
+            }),
+            executor_function_name: None,
+            engine: options.settings.clone(),
         };
-        let dispatcher = InProcessDispatcher::new(options.continuation_time);
-        let (engine, google) = build_engine(
+        let google = wiring::google_clients(&config, &sdk, options.retry.clone()).await?;
+        let store = wiring::store(&config, &sdk);
+        let (engine, dispatcher) = wiring::in_process_engine(
             &config,
-            &sdk,
-            Arc::clone(&dispatcher) as Arc<dyn Dispatcher>,
-            options.retry.clone(),
-            options.settings.clone(),
-        )
-        .await?;
-        dispatcher.attach(&engine);
-        let store: Arc<dyn SyncStore> = Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            &table,
-        ));
+            &google,
+            Arc::clone(&store),
+            options.continuation_time,
+        );
         let http = reqwest::Client::new();
         let key = ServiceAccountKey::from_json(&emulator.service_account_key_json())?;
         let tokens = Arc::new(TokenProvider::new(key, http.clone(), RetryPolicy::fast())?);
@@ -548,7 +543,9 @@ pub async fn invoke_engine_until(
     context.deadline = u64::try_from(deadline.timestamp_millis())?;
     context.invoked_function_arn =
         "arn:aws:lambda:us-east-1:123456789012:function:contact-sync-executor".into();
-    Ok(executor::handle(engine, lambda_runtime::LambdaEvent::new(event, context)).await?)
+    lambda::execute(engine, lambda_runtime::LambdaEvent::new(event, context))
+        .await
+        .map_err(|e| anyhow!("{}: {}", e.error_type, e.error_message))
 }
 
 pub fn dest(kind: DestinationKind, id: &str, display: &str) -> Destination {

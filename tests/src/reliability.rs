@@ -15,18 +15,19 @@ use chrono::{DateTime, Utc};
 use contact_sync::api::ApiContext;
 use contact_sync::api::ops;
 use contact_sync::api::request::CreateSyncRequest;
+use contact_sync::clock::Clock;
 use contact_sync::dispatch::{DispatchError, Dispatcher};
 use contact_sync::google::{ContactGroup, GoogleError, PeopleApi, Person, RetryPolicy};
 use contact_sync::model::{ExecutorEvent, SyncDefinition};
+use contact_sync::sync::Engine;
 use contact_sync::sync::markers;
 use contact_sync::sync::normalize::normalize_fields;
-use contact_sync::sync::{Clock, Engine};
 use google_emulator::{
     DEFAULT_DELEGATION_SCOPES, RunningEmulator, Seed, SeedContactGroup, SeedUser,
 };
 
 use crate::executor_support::Rig;
-use contact_sync::api::handlers::handler_for;
+use contact_sync::api::api_function;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use local_stack::event::{Caller, IncomingRequest, api_gateway_v2_event, lambda_request};
 use local_stack::gateway::match_path;
@@ -882,8 +883,9 @@ impl ApiRoutes {
         let Some((route, params)) = self.route_for(method, raw_path) else {
             return Ok(None);
         };
-        let handler = handler_for(&route.binary)
-            .ok_or_else(|| anyhow!("no handler for the function {}", route.binary))?;
+        let handler = api_function(&route.binary)
+            .ok_or_else(|| anyhow!("no handler for the function {}", route.binary))?
+            .handler;
         let mut header_map = HeaderMap::new();
         header_map.insert("host", HeaderValue::from_static("api.local"));
         for (name, value) in headers {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use contact_sync::api::handlers::FUNCTION_NAMES;
+use contact_sync::api::API_FUNCTIONS;
 use contact_sync::api::openapi::openapi_json;
 use serde_json::Value;
 
@@ -60,7 +60,7 @@ fn the_document_is_openapi_3_1_with_sigv4_and_every_route() {
         .map(|p| p.as_object().map_or(0, |m| m.len()))
         .sum();
     assert_eq!(documented, routes.len(), "every route once, nothing else");
-    assert_eq!(FUNCTION_NAMES.len(), 9);
+    assert_eq!(API_FUNCTIONS.len(), 9);
     for (method, path) in routes {
         let op = &doc["paths"][path][method];
         assert!(op.is_object(), "{method} {path} is not documented");

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
-use contact_sync::api::handlers::handler_for;
+use contact_sync::api::api_function;
 use contact_sync::google::{RetryPolicy, SCOPE_CONTACTS, ServiceAccountKey, TokenProvider};
 use contact_sync::model::{DestinationKind, DestinationStatus, LeaverPolicy, RunMode, RunStatus};
 use contact_sync::sync::markers;
@@ -199,7 +199,9 @@ async fn group_leavers_and_leaver_policies() {
 /// routes do not use): the status, the ETag and the JSON body.
 async fn api_get(rig: &Rig, function: &str, request: EventBuilder) -> Result<(u16, String, Value)> {
     let ctx = api_context(rig, Arc::new(RecordingDispatcher::default()));
-    let handler = handler_for(function).with_context(|| format!("no handler {function}"))?;
+    let handler = api_function(function)
+        .with_context(|| format!("no handler {function}"))?
+        .handler;
     let response = handler(&ctx, request.request()?).await?;
     let etag = response
         .headers()

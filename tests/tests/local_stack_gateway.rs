@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use contact_sync::api::handlers::FUNCTION_NAMES;
+use contact_sync::api::API_FUNCTIONS;
 use local_stack::demo::{self, DemoPlan};
 use local_stack::report::Reporter;
 use local_stack::{LocalOptions, RunningStack};
@@ -80,7 +80,10 @@ async fn the_gateway_serves_exactly_the_templates_routes() {
     let binaries: BTreeSet<&str> = stack.routes.iter().map(|r| r.binary.as_str()).collect();
     assert_eq!(
         binaries,
-        FUNCTION_NAMES.iter().copied().collect::<BTreeSet<_>>(),
+        API_FUNCTIONS
+            .iter()
+            .map(|f| f.name)
+            .collect::<BTreeSet<_>>(),
         "every API function is routed"
     );
 

@@ -7,9 +7,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use contact_sync::clock::{Clock, SystemClock};
 use contact_sync::google::PeopleApi;
 use contact_sync::model::{RunMode, RunStatus};
-use contact_sync::sync::{Clock, RunOutcome, SystemClock};
+use contact_sync::sync::RunOutcome;
 use contact_sync_tests::executor_support::{Rig, RigOptions};
 use contact_sync_tests::reliability::{
     CrashAfterWrites, OffsetClock, RecordingDispatcher, WorldSpec, api_context, change_source,

@@ -13,9 +13,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use contact_sync::api::ApiContext;
-use contact_sync::config::GoogleEndpoints;
 use contact_sync::dispatch::LambdaDispatcher;
-use contact_sync::google::{GoogleClients, RetryPolicy};
+use contact_sync::google::{GoogleClients, GoogleConfig, GoogleEndpoints, RetryPolicy};
 use contact_sync::model::RunStatus;
 use contact_sync::store::{DynamoStore, SyncStore, create_table};
 use contact_sync_tests::runtime_api::{FunctionProcess, Outcome, RuntimeApi, build_binaries};
@@ -171,15 +170,13 @@ impl Stack {
     async fn api_context(&self) -> Result<ApiContext> {
         let sdk = contact_sync::aws::load_config().await;
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-        let endpoints = GoogleEndpoints {
-            people_base_url: self.emulator.base_url(),
-            directory_base_url: self.emulator.base_url(),
-        };
         let google = GoogleClients::from_secret(
             &secrets,
-            &self.names["GoogleKeySecret"],
-            &endpoints,
-            ADMIN,
+            &GoogleConfig {
+                key_secret_id: self.names["GoogleKeySecret"].clone(),
+                admin_email: ADMIN.to_owned(),
+                endpoints: GoogleEndpoints::all_at(&self.emulator.base_url()),
+            },
             RetryPolicy::default(),
         )
         .await?;

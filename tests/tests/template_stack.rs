@@ -346,7 +346,7 @@ fn policies_are_least_privilege() {
 fn api_function_permissions_match_what_their_handlers_need() {
     for f in functions() {
         let name = binary(&f);
-        let Some(needs) = contact_sync::api::needs_of(name) else {
+        let Some(needs) = contact_sync::api::api_function(name).map(|f| f.needs) else {
             assert!(
                 f.routes.is_empty(),
                 "{name} serves routes but is no API function"
@@ -365,7 +365,7 @@ fn api_function_permissions_match_what_their_handlers_need() {
             "{name}: invokes the executor exactly when it starts runs"
         );
     }
-    for name in contact_sync::api::FUNCTION_NAMES {
+    for name in contact_sync::api::API_FUNCTIONS.map(|f| f.name) {
         assert!(
             functions()
                 .iter()

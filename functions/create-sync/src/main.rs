@@ -1,18 +1,11 @@
-//! The `create-sync` API Lambda: POST /syncs: create a sync, resolving every reference to Google's immutable ids,
-//! and start its first run. Required environment: TABLE_NAME, GOOGLE_KEY_SECRET_ID, GOOGLE_ADMIN_EMAIL,
-//! EXECUTOR_FUNCTION_NAME (PEOPLE_API_BASE_URL and DIRECTORY_API_BASE_URL optional where Google is called). The
-//! operation lives in `contact_sync::api`.
+//! The `create-sync` API Lambda: `POST /syncs`: create a sync, resolving every reference to Google's immutable ids, and
+//! start its first run. Its configuration and parts come from `contact_sync::lambda`.
 
-use contact_sync::api::{ApiContext, handlers};
-use contact_sync::telemetry;
+use contact_sync::{api::handlers, lambda};
 use lambda_http::{Error, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
-    // A readable start-up failure (e.g. "required environment variable TABLE_NAME is not set").
-    let ctx = ApiContext::for_function("create-sync")
-        .await
-        .map_err(|e| format!("create-sync cannot start: {e}"))?;
+    let ctx = lambda::api_context("create-sync").await?;
     lambda_http::run(service_fn(|req| handlers::create_sync(&ctx, req))).await
 }

@@ -1,17 +1,10 @@
-//! The `list-contact-groups` API Lambda: GET /users/{user}/contact-groups: a user's own contact groups. Required
-//! environment: TABLE_NAME, GOOGLE_KEY_SECRET_ID, GOOGLE_ADMIN_EMAIL (PEOPLE_API_BASE_URL and
-//! DIRECTORY_API_BASE_URL optional where Google is called). The operation lives in `contact_sync::api`.
+//! The `list-contact-groups` API Lambda: `GET /users/{user}/contact-groups`: a user's own contact groups. Its configuration and parts come from `contact_sync::lambda`.
 
-use contact_sync::api::{ApiContext, handlers};
-use contact_sync::telemetry;
+use contact_sync::{api::handlers, lambda};
 use lambda_http::{Error, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
-    // A readable start-up failure (e.g. "required environment variable TABLE_NAME is not set").
-    let ctx = ApiContext::for_function("list-contact-groups")
-        .await
-        .map_err(|e| format!("list-contact-groups cannot start: {e}"))?;
+    let ctx = lambda::api_context("list-contact-groups").await?;
     lambda_http::run(service_fn(|req| handlers::list_contact_groups(&ctx, req))).await
 }

@@ -1,17 +1,10 @@
-//! The `search-directory` API Lambda: GET /directory/search?q=: users, groups, org units and domains matching q.
-//! Required environment: TABLE_NAME, GOOGLE_KEY_SECRET_ID, GOOGLE_ADMIN_EMAIL (PEOPLE_API_BASE_URL and
-//! DIRECTORY_API_BASE_URL optional where Google is called). The operation lives in `contact_sync::api`.
+//! The `search-directory` API Lambda: `GET /directory/search?q=`: users, groups, org units and domains matching q. Its configuration and parts come from `contact_sync::lambda`.
 
-use contact_sync::api::{ApiContext, handlers};
-use contact_sync::telemetry;
+use contact_sync::{api::handlers, lambda};
 use lambda_http::{Error, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
-    // A readable start-up failure (e.g. "required environment variable TABLE_NAME is not set").
-    let ctx = ApiContext::for_function("search-directory")
-        .await
-        .map_err(|e| format!("search-directory cannot start: {e}"))?;
+    let ctx = lambda::api_context("search-directory").await?;
     lambda_http::run(service_fn(|req| handlers::search_directory(&ctx, req))).await
 }

@@ -10,15 +10,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use contact_sync::config::GoogleEndpoints;
-use contact_sync::dispatch::{Dispatcher, InProcessDispatcher};
-use contact_sync::google::{GoogleClients, RetryPolicy};
+use contact_sync::config::Config;
+use contact_sync::google::{GoogleConfig, GoogleEndpoints, RetryPolicy};
 use contact_sync::model::{
     CurrentNames, DestinationResult, DestinationState, Run, RunMode, RunSummary, SyncDefinition,
 };
 use contact_sync::store::{DynamoStore, LeaseOutcome, Page, StoreError, SyncStore};
-use contact_sync::sync::executor::ExecutorConfig;
-use contact_sync::sync::{Engine, RunOutcome};
+use contact_sync::sync::{EngineSettings, RunOutcome};
+use contact_sync::wiring;
 use contact_sync_tests::executor_support::PEOPLE_WRITES;
 
 use crate::emulator::ControlClient;
@@ -166,44 +165,35 @@ impl SyncStore for TimedStore {
 pub async fn run(plan: ChildPlan) -> Result<()> {
     let control = ControlClient::new(&plan.emulator_url);
     let sdk = contact_sync::aws::load_config().await;
-    let config = ExecutorConfig {
+    let config = Config {
         table_name: plan.table_name.clone(),
-        key_secret_id: plan.secret_id.clone(),
-        admin_email: plan.admin_email.clone(),
-        endpoints: GoogleEndpoints {
-            people_base_url: plan.emulator_url.clone(),
-            directory_base_url: plan.emulator_url.clone(),
+        google: Some(GoogleConfig {
+            key_secret_id: plan.secret_id.clone(),
+            admin_email: plan.admin_email.clone(),
+            endpoints: GoogleEndpoints::all_at(&plan.emulator_url),
+        }),
+        executor_function_name: None,
+        engine: EngineSettings {
+            concurrency: plan.concurrency,
+            ..EngineSettings::default()
         },
-        concurrency: plan.concurrency,
-        safety_margin: Duration::from_secs(
-            contact_sync::sync::executor::DEFAULT_SAFETY_MARGIN_SECS,
-        ),
     };
-    // What `build_engine` does, with the store wrapped in a timer so moto's share of the time is visible.
-    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let google = GoogleClients::from_secret(
-        &secrets,
-        &config.key_secret_id,
-        &config.endpoints,
-        &config.admin_email,
-        RetryPolicy::default(),
-    )
-    .await
-    .context("building the Google clients from the secret")?;
+    // The executor as the Lambda builds it, with the store wrapped in a timer so moto's share of the time is
+    // visible.
+    let google = wiring::google_clients(&config, &sdk, RetryPolicy::default())
+        .await
+        .context("building the Google clients from the secret")?;
     let store = Arc::new(TimedStore {
         inner: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
         calls: AtomicU64::new(0),
         micros: AtomicU64::new(0),
     });
-    let dispatcher = InProcessDispatcher::new(INVOCATION_TIME);
-    let engine = Arc::new(Engine::new(
-        Arc::clone(&google.people),
-        Arc::clone(&google.directory),
+    let (engine, dispatcher) = wiring::in_process_engine(
+        &config,
+        &google,
         Arc::clone(&store) as Arc<dyn SyncStore>,
-        Arc::clone(&dispatcher) as Arc<dyn Dispatcher>,
-        config.settings(),
-    ));
-    dispatcher.attach(&engine);
+        INVOCATION_TIME,
+    );
 
     control.reset_stats().await?;
     let event = contact_sync_tests::executor_support::event(&plan.sync_id, RunMode::Apply);

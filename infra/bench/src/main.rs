@@ -20,8 +20,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use contact_sync::api::ApiContext;
-use contact_sync::config::GoogleEndpoints;
-use contact_sync::google::{GoogleClients, RetryPolicy, ServiceAccountKey};
+use contact_sync::google::{GoogleClients, GoogleEndpoints, RetryPolicy, ServiceAccountKey};
 use contact_sync::store::{DynamoStore, SyncStore, create_table};
 use contact_sync_tests::reliability::{
     self, ADMIN_EMAIL, Expected, RecordingDispatcher, SOURCE_EMAIL, SOURCE_GROUP, WorldSpec,
@@ -45,7 +44,7 @@ struct Args {
     #[arg(long, value_delimiter = ',', ignore_case = true)]
     scenarios: Vec<ScenarioId>,
     /// Destination users processed in parallel (`EXECUTOR_CONCURRENCY`).
-    #[arg(long, default_value_t = contact_sync::sync::executor::DEFAULT_CONCURRENCY)]
+    #[arg(long, default_value_t = contact_sync::sync::EngineSettings::default().concurrency)]
     concurrency: usize,
     /// Seeds the generated contacts and the emulator's random numbers.
     #[arg(long, default_value_t = 20_240_601)]
@@ -93,7 +92,7 @@ async fn main() -> Result<()> {
         let plan: ChildPlan = serde_json::from_str(plan).context("the child plan")?;
         return child::run(plan).await;
     }
-    if contact_sync::config::optional("AWS_ENDPOINT_URL").is_none() {
+    if contact_sync::config::aws_endpoint_url().is_none() {
         bail!(
             "AWS_ENDPOINT_URL is not set: the bench stores its syncs in moto. Run it with `make bench` \
              (infra/scripts/bench.sh starts a private moto server and exports AWS_ENDPOINT_URL)."
@@ -355,10 +354,7 @@ impl Parent {
         )
         .await?;
         let key = ServiceAccountKey::from_json(&key_json)?;
-        let endpoints = GoogleEndpoints {
-            people_base_url: emulator.base_url().to_owned(),
-            directory_base_url: emulator.base_url().to_owned(),
-        };
+        let endpoints = GoogleEndpoints::all_at(emulator.base_url());
         let google = GoogleClients::new(key, &endpoints, ADMIN_EMAIL, RetryPolicy::default())?;
         let store: Arc<dyn SyncStore> = Arc::new(DynamoStore::new(dynamodb, &table_name));
         let ctx = ApiContext::new(
@@ -485,7 +481,7 @@ impl Parent {
         let empty_table = format!("bench-startup-{}", ulid::Ulid::generate()).to_lowercase();
         create_table(&aws_sdk_dynamodb::Client::new(&self.sdk), &empty_table).await?;
         let mut env = BTreeMap::new();
-        let endpoint = contact_sync::config::optional("AWS_ENDPOINT_URL").unwrap_or_default();
+        let endpoint = contact_sync::config::aws_endpoint_url().unwrap_or_default();
         for (key, value) in [
             ("TABLE_NAME", empty_table.as_str()),
             ("GOOGLE_KEY_SECRET_ID", world.secret_id.as_str()),

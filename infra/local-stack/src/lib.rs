@@ -6,6 +6,7 @@ pub mod event;
 pub mod gateway;
 pub mod moto;
 pub mod ports;
+pub mod repo;
 pub mod report;
 pub mod stack;
 pub mod template;

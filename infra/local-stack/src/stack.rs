@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use contact_sync::api::ApiContext;
-use contact_sync::config::GoogleEndpoints;
+use contact_sync::config::{self, Config};
 use contact_sync::dispatch::Dispatcher;
-use contact_sync::google::{GoogleClients, RetryPolicy, ServiceAccountKey};
-use contact_sync::store::{DynamoStore, SyncStore, create_table};
+use contact_sync::google::{GoogleConfig, GoogleEndpoints, RetryPolicy, ServiceAccountKey};
+use contact_sync::store::create_table;
+use contact_sync::sync::{EngineSettings, InProcessDispatcher};
+use contact_sync::wiring::{self as parts, StartupError};
 use google_emulator::{EmulatorOptions, RunningEmulator, Seed};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -19,6 +21,7 @@ use crate::event::Caller;
 use crate::gateway;
 use crate::moto::{MotoError, MotoProcess};
 use crate::ports::{self, PortError};
+use crate::repo::repo_root;
 use crate::template::{self, Route, TemplateError};
 use crate::wiring;
 
@@ -67,12 +70,6 @@ pub struct LocalOptions {
     pub log_dir: PathBuf,
 }
 
-/// The repository root this crate was built in.
-pub fn repo_root() -> PathBuf {
-    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    std::fs::canonicalize(&root).unwrap_or(root)
-}
-
 impl Default for LocalOptions {
     /// `make local`'s defaults: fixed ports, moto started from the repo's virtualenv, the demo seed.
     fn default() -> Self {
@@ -91,7 +88,7 @@ impl Default for LocalOptions {
             region: DEFAULT_REGION.to_owned(),
             template: template::default_template_path(),
             caller: Caller::default().name,
-            executor_concurrency: 8,
+            executor_concurrency: EngineSettings::default().concurrency,
             log_dir: root.join("target/local-stack"),
         }
     }
@@ -103,7 +100,7 @@ impl LocalOptions {
     pub fn ephemeral() -> Self {
         let unique = ulid::Ulid::generate().to_string().to_lowercase();
         let defaults = LocalOptions::default();
-        let moto = match contact_sync::config::optional("AWS_ENDPOINT_URL") {
+        let moto = match config::aws_endpoint_url() {
             Some(endpoint_url) => MotoSetting::Existing { endpoint_url },
             None => match defaults.moto.clone() {
                 MotoSetting::Start { venv, .. } => MotoSetting::Start { port: 0, venv },
@@ -143,8 +140,10 @@ pub enum StackError {
     },
     #[error(transparent)]
     Secret(#[from] crate::aws::SecretError),
-    #[error("building the Google clients from the secret failed: {0}")]
-    Google(contact_sync::google::GoogleError),
+    #[error("the emulator's service-account key: {0}")]
+    Key(contact_sync::google::GoogleError),
+    #[error(transparent)]
+    Startup(#[from] StartupError),
     #[error(transparent)]
     Wiring(#[from] wiring::WiringError),
 }
@@ -169,7 +168,9 @@ pub struct RunningStack {
     /// moto's PID when the stack started it.
     pub moto_pid: Option<u32>,
     emulator: RunningEmulator,
-    executor: wiring::InProcessExecutor,
+    /// Runs the executor in-process; holds the engine (weakly: `_engine` keeps it alive).
+    dispatcher: Arc<InProcessDispatcher>,
+    _engine: Arc<contact_sync::sync::Engine>,
     moto: Option<MotoProcess>,
     gateway_stop: Option<oneshot::Sender<()>>,
     gateway_task: Option<JoinHandle<()>>,
@@ -248,7 +249,7 @@ async fn start_with(
     .map_err(StackError::Emulator)?;
     let emulator_url = emulator.base_url();
     let key_json = emulator.service_account_key_json();
-    let key = ServiceAccountKey::from_json(&key_json).map_err(StackError::Google)?;
+    let key = ServiceAccountKey::from_json(&key_json).map_err(StackError::Key)?;
 
     // The table and the secret, in moto, as the SAM stack would have them.
     let sdk = crate::aws::moto_config(&moto_url, &opts.region).await;
@@ -263,32 +264,37 @@ async fn start_with(
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     crate::aws::put_secret(&secrets, &opts.secret_id, &key_json).await?;
 
-    // From here on, what the functions do at start-up: the key from the secret, the clients, the store.
-    let endpoints = GoogleEndpoints {
-        people_base_url: emulator_url.clone(),
-        directory_base_url: emulator_url.clone(),
+    // From here on, what the functions do at start-up, from the configuration template.yaml would give them.
+    let config = Config {
+        table_name: opts.table_name.clone(),
+        google: Some(GoogleConfig {
+            key_secret_id: opts.secret_id.clone(),
+            admin_email: admin_email.clone(),
+            endpoints: GoogleEndpoints::all_at(&emulator_url),
+        }),
+        executor_function_name: None,
+        engine: EngineSettings {
+            concurrency: opts.executor_concurrency.max(1),
+            ..EngineSettings::default()
+        },
     };
-    let google = GoogleClients::from_secret(
-        &secrets,
-        &opts.secret_id,
-        &endpoints,
-        &admin_email,
-        RetryPolicy::default(),
-    )
-    .await
-    .map_err(StackError::Google)?;
-    let store: Arc<dyn SyncStore> = Arc::new(DynamoStore::new(dynamodb, &opts.table_name));
-    let executor =
-        wiring::InProcessExecutor::new(&google, Arc::clone(&store), opts.executor_concurrency);
-    let dispatcher: Arc<dyn Dispatcher> = Arc::clone(&executor.dispatcher) as Arc<dyn Dispatcher>;
+    let google = parts::google_clients(&config, &sdk, RetryPolicy::default()).await?;
+    let store = parts::store(&config, &sdk);
+    let (engine, dispatcher) = parts::in_process_engine(
+        &config,
+        &google,
+        Arc::clone(&store),
+        wiring::EXECUTOR_INVOCATION_TIME,
+    );
+    let runs: Arc<dyn Dispatcher> = Arc::clone(&dispatcher) as Arc<dyn Dispatcher>;
     let context = ApiContext::new(
         Arc::clone(&store),
         Arc::clone(&google.people),
         Arc::clone(&google.directory),
-        Arc::clone(&dispatcher),
+        Arc::clone(&runs),
     );
     let bound = wiring::bind_routes(&routes, &context)?;
-    let schedule = wiring::schedule_handler(Arc::clone(&store), Arc::clone(&dispatcher));
+    let schedule = wiring::schedule_handler(parts::scheduler_over(Arc::clone(&store), runs));
     let caller = Caller {
         name: opts.caller.clone(),
         ..Caller::default()
@@ -326,7 +332,8 @@ async fn start_with(
         key,
         moto_pid: None,
         emulator,
-        executor,
+        dispatcher,
+        _engine: engine,
         moto: None,
         gateway_stop: Some(gateway_stop),
         gateway_task: Some(gateway_task),
@@ -377,7 +384,7 @@ impl RunningStack {
 
     /// Waits until every run dispatched so far (and its continuations) has finished.
     pub async fn wait_for_runs(&self) {
-        self.executor.dispatcher.wait_idle().await;
+        self.dispatcher.wait_idle().await;
     }
 
     /// Stops the gateway, gives runs in progress a few seconds to finish, then stops the emulator and moto (by
@@ -389,7 +396,7 @@ impl RunningStack {
         if let Some(task) = self.gateway_task.take() {
             let _ = task.await;
         }
-        let runs = self.executor.dispatcher.wait_idle();
+        let runs = self.dispatcher.wait_idle();
         if tokio::time::timeout(RUNS_GRACE, runs).await.is_err() {
             tracing::warn!("runs still in progress at shutdown are abandoned");
         }

@@ -9,7 +9,7 @@ use serde_yaml::Value;
 
 /// template.yaml at the root of the workspace this crate was built in.
 pub fn default_template_path() -> PathBuf {
-    crate::stack::repo_root().join("template.yaml")
+    crate::repo::repo_root().join("template.yaml")
 }
 
 #[derive(Debug, thiserror::Error)]

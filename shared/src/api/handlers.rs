@@ -2,12 +2,9 @@
 //! path parameters, query and body, calls its operation in `ops`, and maps the result; every error goes through
 //! `ApiError::into_response`. Handlers never fail: a failure is a response.
 //!
-//! `handler_for` maps a Lambda function name (the crate and binary name) to its handler, so the local gateway
-//! can serve the routes of template.yaml with the same code.
+//! [`functions`](super::functions) names the Lambda function that serves each handler.
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 
 use http::header::{CONTENT_TYPE, ETAG, HeaderValue, IF_MATCH, LOCATION};
 use http::{HeaderName, StatusCode};
@@ -26,68 +23,6 @@ pub const LOCAL_CALLER: &str = "local";
 
 /// What a handler returns: always a response.
 pub type HandlerResult = Result<Response<Body>, Infallible>;
-/// A handler's future, borrowing the context.
-pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = HandlerResult> + Send + 'a>>;
-/// A handler, as the registry hands it out.
-pub type HandlerFn = for<'a> fn(&'a ApiContext, Request) -> HandlerFuture<'a>;
-
-/// The API functions, by Lambda function (crate and binary) name.
-pub const FUNCTION_NAMES: [&str; 9] = [
-    "create-sync",
-    "list-syncs",
-    "get-sync",
-    "update-sync",
-    "delete-sync",
-    "start-run",
-    "get-runs",
-    "search-directory",
-    "list-contact-groups",
-];
-
-/// The handler of the API function named `function_name` (e.g. `create-sync`).
-pub fn handler_for(function_name: &str) -> Option<HandlerFn> {
-    macro_rules! boxed {
-        ($handler:ident) => {{
-            fn call(ctx: &ApiContext, req: Request) -> HandlerFuture<'_> {
-                Box::pin($handler(ctx, req))
-            }
-            Some(call as HandlerFn)
-        }};
-    }
-    match function_name {
-        "create-sync" => boxed!(create_sync),
-        "list-syncs" => boxed!(list_syncs),
-        "get-sync" => boxed!(get_sync),
-        "update-sync" => boxed!(update_sync),
-        "delete-sync" => boxed!(delete_sync),
-        "start-run" => boxed!(start_run),
-        "get-runs" => boxed!(get_runs),
-        "search-directory" => boxed!(search_directory),
-        "list-contact-groups" => boxed!(list_contact_groups),
-        _ => None,
-    }
-}
-
-/// What the API function named `function_name` needs besides the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Needs {
-    /// Calls the Google APIs (reads the service-account key).
-    pub google: bool,
-    /// Starts executor runs (`EXECUTOR_FUNCTION_NAME`).
-    pub dispatch: bool,
-}
-
-/// The needs of each API function; `None` for a name that is not an API function.
-pub fn needs_of(function_name: &str) -> Option<Needs> {
-    let (google, dispatch) = match function_name {
-        "create-sync" => (true, true),
-        "update-sync" | "search-directory" | "list-contact-groups" => (true, false),
-        "delete-sync" | "start-run" => (false, true),
-        "list-syncs" | "get-sync" | "get-runs" => (false, false),
-        _ => return None,
-    };
-    Some(Needs { google, dispatch })
-}
 
 // ---- endpoints ---------------------------------------------------------------------------------------------------
 
@@ -445,16 +380,6 @@ mod tests {
 
     fn body_of(response: &Response<Body>) -> Value {
         serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null)
-    }
-
-    #[test]
-    fn every_api_function_has_a_handler_and_needs() {
-        for name in FUNCTION_NAMES {
-            assert!(handler_for(name).is_some(), "{name}");
-            assert!(needs_of(name).is_some(), "{name}");
-        }
-        assert!(handler_for("executor").is_none());
-        assert!(needs_of("scheduler").is_none());
     }
 
     #[test]

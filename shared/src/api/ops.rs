@@ -22,7 +22,7 @@ use super::request::{
 use crate::google::{DirectoryGroup, DirectoryUser, OrgUnit};
 use crate::model::{
     Destination, DestinationKind, DestinationResult, ExecutorEvent, Run, RunMode, RunStatus,
-    RunTotals, Source, SyncDefinition, Trigger, new_id,
+    Source, SyncDefinition, Trigger, new_id,
 };
 
 /// Default and largest page sizes of the listings.
@@ -559,34 +559,18 @@ async fn new_run(
     mode: RunMode,
     caller: &str,
 ) -> Result<Run, ApiError> {
-    let run = Run {
-        sync_id: sync_id.to_owned(),
-        run_id: new_id(),
-        trigger,
-        mode,
-        status: RunStatus::Running,
-        started_at: ctx.now(),
-        finished_at: None,
-        totals: RunTotals::default(),
-        error: None,
-        invocations: 0,
-        requested_by: caller.to_owned(),
-    };
+    let run = Run::new(sync_id, &new_id(), trigger, mode, caller, ctx.now());
     ctx.store.put_run(&run).await?;
     Ok(run)
 }
 
 /// Hands a recorded run to the executor. If that fails the run is marked failed, so it never looks stuck.
 async fn dispatch_run(ctx: &ApiContext, run: &Run) -> Result<(), ApiError> {
-    let event = ExecutorEvent {
-        sync_id: run.sync_id.clone(),
-        run_id: Some(run.run_id.clone()),
-        trigger: run.trigger,
-        mode: run.mode,
-        requested_by: Some(run.requested_by.clone()),
-        invocation: None,
-    };
-    let Err(e) = ctx.dispatcher.dispatch(&event).await else {
+    let Err(e) = ctx
+        .dispatcher
+        .dispatch(&ExecutorEvent::for_run(run, None))
+        .await
+    else {
         return Ok(());
     };
     let failed = Run {

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::context::{ApiContext, Clock};
+use super::context::ApiContext;
+use crate::clock::Clock;
 use crate::dispatch::{DispatchError, Dispatcher};
 use crate::google::{
     ContactGroup, DirectoryApi, DirectoryGroup, DirectoryUser, Domain, GoogleError, GroupMember,

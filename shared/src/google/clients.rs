@@ -11,8 +11,7 @@ use super::http::{
 };
 use super::key::{ServiceAccountKey, load_key_from_secrets_manager};
 use super::people::GooglePeopleClient;
-use super::{DirectoryApi, GoogleError, PeopleApi};
-use crate::config::GoogleEndpoints;
+use super::{DirectoryApi, GoogleConfig, GoogleEndpoints, GoogleError, PeopleApi};
 
 /// The Google clients, behind their traits.
 #[derive(Clone)]
@@ -65,16 +64,14 @@ impl GoogleClients {
         })
     }
 
-    /// Loads the key from the Secrets Manager secret `secret_id`, then as [`GoogleClients::new`].
+    /// Loads the key from the configured Secrets Manager secret, then as [`GoogleClients::new`].
     pub async fn from_secret(
         secrets: &aws_sdk_secretsmanager::Client,
-        secret_id: &str,
-        endpoints: &GoogleEndpoints,
-        admin_email: &str,
+        config: &GoogleConfig,
         retry: RetryPolicy,
     ) -> Result<Self, GoogleError> {
-        let key = load_key_from_secrets_manager(secrets, secret_id).await?;
-        Self::new(key, endpoints, admin_email, retry)
+        let key = load_key_from_secrets_manager(secrets, &config.key_secret_id).await?;
+        Self::new(key, &config.endpoints, &config.admin_email, retry)
     }
 
     /// A copy of the counters.

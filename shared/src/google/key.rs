@@ -14,9 +14,6 @@ use super::GoogleError;
 /// Google's OAuth2 token endpoint, used when a key file does not name one.
 pub const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 
-/// The environment variable naming the Secrets Manager secret that holds the key JSON.
-pub const KEY_SECRET_ENV: &str = "GOOGLE_KEY_SECRET_ID";
-
 /// A Google service-account key file (JSON), with domain-wide delegation granted by the Workspace admin.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceAccountKey {
@@ -126,7 +123,7 @@ pub async fn load_key_from_secrets_manager(
 ) -> Result<ServiceAccountKey, GoogleError> {
     let how_to_fix = format!(
         "put the service-account key JSON (Google Cloud console > IAM & Admin > Service accounts > Keys) \
-         into the Secrets Manager secret named by {KEY_SECRET_ENV} ({secret_id}), e.g. \
+         into the Secrets Manager secret {secret_id}, e.g. \
          `aws secretsmanager put-secret-value --secret-id {secret_id} --secret-string file://key.json`"
     );
     let output = match client.get_secret_value().secret_id(secret_id).send().await {
@@ -305,7 +302,10 @@ mod tests {
             let text = err.to_string();
             assert!(matches!(err, GoogleError::Key(_)), "{text}");
             assert!(text.contains(expected), "{text}");
-            assert!(text.contains(KEY_SECRET_ENV), "{text}");
+            assert!(
+                text.contains("put-secret-value"),
+                "says how to fix it: {text}"
+            );
             assert!(text.contains(id), "{text}");
             assert!(!text.contains("SECRETMATERIAL"), "{text}");
         }

@@ -10,6 +10,7 @@ pub mod directory;
 mod error;
 pub mod http;
 pub mod key;
+mod lazy;
 pub mod people;
 #[cfg(test)]
 mod testing;
@@ -21,6 +22,7 @@ pub use directory::GoogleDirectoryClient;
 pub use error::GoogleError;
 pub use http::{GoogleHttp, HttpConfig, RequestStats, RequestStatsSnapshot, RetryPolicy};
 pub use key::{ServiceAccountKey, load_key_from_secrets_manager};
+pub use lazy::LazyGoogle;
 pub use people::GooglePeopleClient;
 pub use types::*;
 
@@ -32,6 +34,44 @@ use async_trait::async_trait;
 pub const DEFAULT_PEOPLE_API_BASE_URL: &str = "https://people.googleapis.com";
 /// Google's production base URL of the Admin SDK (Directory API).
 pub const DEFAULT_DIRECTORY_API_BASE_URL: &str = "https://admin.googleapis.com";
+
+/// Where the Google APIs are: Google's by default, the emulator's in tests and in the local stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoogleEndpoints {
+    pub people_base_url: String,
+    pub directory_base_url: String,
+}
+
+impl GoogleEndpoints {
+    /// Both APIs served from one root (the emulator).
+    pub fn all_at(base_url: &str) -> Self {
+        GoogleEndpoints {
+            people_base_url: base_url.to_owned(),
+            directory_base_url: base_url.to_owned(),
+        }
+    }
+}
+
+impl Default for GoogleEndpoints {
+    /// Google's production endpoints.
+    fn default() -> Self {
+        GoogleEndpoints {
+            people_base_url: DEFAULT_PEOPLE_API_BASE_URL.to_owned(),
+            directory_base_url: DEFAULT_DIRECTORY_API_BASE_URL.to_owned(),
+        }
+    }
+}
+
+/// How a binary reaches Google: where the service-account key is, whom Directory calls impersonate, and where
+/// the APIs are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoogleConfig {
+    /// The Secrets Manager secret holding the key JSON.
+    pub key_secret_id: String,
+    /// The Workspace admin the Directory API calls impersonate.
+    pub admin_email: String,
+    pub endpoints: GoogleEndpoints,
+}
 
 /// OAuth scope for reading and writing a user's contacts.
 pub const SCOPE_CONTACTS: &str = "https://www.googleapis.com/auth/contacts";

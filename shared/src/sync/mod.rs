@@ -6,17 +6,17 @@
 //! - [`plan`]: pure planning of creates, updates and deletes for one user.
 //! - [`apply`]: executing plans for one user, strictly sequentially, re-reading after unknown outcomes.
 //! - [`run`]: one executor invocation (lease, source, audience, users in parallel, results, continuation).
-//! - [`executor`]: building the executor from its environment (Lambda, local stack, tests).
+//! - [`in_process`]: the executor run on tokio instead of Lambda (local stack, benchmarks, tests).
 
 pub mod apply;
-pub mod executor;
+pub mod in_process;
 pub mod markers;
 pub mod normalize;
 pub mod plan;
 pub mod resolve;
 pub mod run;
 
+pub use in_process::InProcessDispatcher;
 pub use run::{
-    Clock, Engine, EngineError, EngineSettings, RunOutcome, RunReport, SystemClock,
-    UNDELIVERED_RUN_AFTER_SECS,
+    Engine, EngineError, EngineSettings, RunOutcome, RunReport, UNDELIVERED_RUN_AFTER_SECS,
 };

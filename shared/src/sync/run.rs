@@ -34,6 +34,7 @@ use tracing::Instrument;
 use super::apply::{self, RemovalTarget, SyncTarget, UserOutcome};
 use super::plan::SourceContact;
 use super::resolve::{self, DestinationUser};
+use crate::clock::{Clock, SystemClock};
 use crate::dispatch::{DispatchError, Dispatcher};
 use crate::google::{COPYABLE_PERSON_FIELDS, DirectoryApi, PeopleApi};
 use crate::model::{
@@ -54,21 +55,6 @@ const INTERRUPTED_RUN_SCAN: u32 = 10;
 /// `template.yaml`), and the last delivery may then run for the executor's timeout (15 minutes); an hour more is
 /// margin. `tests/tests/template_stack.rs` checks the template stays within it.
 pub const UNDELIVERED_RUN_AFTER_SECS: i64 = 7 * 60 * 60 + 15 * 60;
-
-/// The time, injectable so tests can move it.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
 
 /// Tuning of the executor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,7 +263,16 @@ impl Engine {
             return Ok(report(RunOutcome::Duplicate { invocation }));
         }
         let recorded = existing.is_some();
-        let mut run = existing.unwrap_or_else(|| new_run(event, &run_id, now));
+        let mut run = existing.unwrap_or_else(|| {
+            Run::new(
+                &sync_id,
+                &run_id,
+                event.trigger,
+                event.mode,
+                event.requester(),
+                now,
+            )
+        });
 
         let until = add(deadline, self.settings.lease_margin);
         match self
@@ -937,14 +932,7 @@ impl Engine {
             return Ok(RunOutcome::Finished { status });
         }
         self.store.put_run(run).await?;
-        let event = ExecutorEvent {
-            sync_id: sync.id.clone(),
-            run_id: Some(run.run_id.clone()),
-            trigger: run.trigger,
-            mode: run.mode,
-            requested_by: Some(run.requested_by.clone()),
-            invocation: Some(run.invocations.saturating_add(1)),
-        };
+        let event = ExecutorEvent::for_run(run, Some(run.invocations.saturating_add(1)));
         if let Err(e) = self.dispatcher.dispatch(&event).await {
             let status = self
                 .finish(
@@ -998,31 +986,6 @@ impl Engine {
             "run finished"
         );
         Ok(run.status)
-    }
-}
-
-fn new_run(event: &ExecutorEvent, run_id: &str, now: DateTime<Utc>) -> Run {
-    let trigger_name = match event.trigger {
-        Trigger::Create => "create",
-        Trigger::Schedule => "schedule",
-        Trigger::Manual => "manual",
-        Trigger::Delete => "delete",
-    };
-    Run {
-        sync_id: event.sync_id.clone(),
-        run_id: run_id.to_owned(),
-        trigger: event.trigger,
-        mode: event.mode,
-        status: RunStatus::Running,
-        started_at: now,
-        finished_at: None,
-        totals: RunTotals::default(),
-        error: None,
-        invocations: 0,
-        requested_by: event
-            .requested_by
-            .clone()
-            .unwrap_or_else(|| trigger_name.to_owned()),
     }
 }
 
