@@ -11,6 +11,8 @@ mod error;
 pub mod http;
 pub mod key;
 pub mod people;
+mod retry;
+mod stats;
 #[cfg(test)]
 mod testing;
 mod types;
@@ -19,9 +21,11 @@ pub use auth::{AccessToken, JwtClaims, TokenProvider};
 pub use clients::GoogleClients;
 pub use directory::GoogleDirectoryClient;
 pub use error::GoogleError;
-pub use http::{GoogleHttp, HttpConfig, RequestStats, RequestStatsSnapshot, RetryPolicy};
+pub use http::{GoogleHttp, HttpConfig};
 pub use key::{ServiceAccountKey, load_key_from_secrets_manager};
 pub use people::GooglePeopleClient;
+pub use retry::RetryPolicy;
+pub use stats::{RequestStats, RequestStatsSnapshot};
 pub use types::*;
 
 use std::collections::BTreeMap;
