@@ -446,6 +446,11 @@ fn format_address(m: &Map<String, Value>) -> String {
     lines.join("\n")
 }
 
+/// Validates a seed's Person JSON like a createContact body.
+pub(crate) fn normalise_person(person: &mut Value) -> Result<(), ApiError> {
+    discovery().normalise_request(Api::People, "Person", person)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

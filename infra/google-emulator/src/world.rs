@@ -7,29 +7,9 @@ use chrono::{DateTime, Duration, SecondsFormat, TimeZone, Utc};
 use serde_json::Value;
 
 use crate::ids;
-use crate::people::{self, Book, SyncToken};
+use crate::people::{Book, Counters, SyncToken};
+use crate::person::normalise_person;
 use crate::seed::{Seed, SeedError};
-
-/// Change sequence (orders every People write, for sync tokens and etags) and an id counter.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Counters {
-    pub seq: u64,
-    pub next_id: u64,
-}
-
-impl Counters {
-    /// The next change sequence number.
-    pub fn tick(&mut self) -> u64 {
-        self.seq += 1;
-        self.seq
-    }
-
-    /// The next value of the id counter.
-    pub fn next(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
-    }
-}
 
 #[derive(Debug, Clone)]
 pub(crate) struct OrgUnit {
@@ -417,7 +397,7 @@ impl World {
             message,
         };
         let mut person = person.clone();
-        people::normalise_person(&mut person).map_err(|e| bad(e.message.clone()))?;
+        normalise_person(&mut person).map_err(|e| bad(e.message.clone()))?;
         let book = self.books.entry(user_id.to_string()).or_default();
         book.create_contact(&mut self.counters, user_id, &person, groups, now)
             .map_err(|e| bad(e.message.clone()))?;

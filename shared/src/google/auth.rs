@@ -10,11 +10,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 
-use super::GoogleError;
-use super::http::{
-    RequestStats, RetryPolicy, error_chain, parse_error_body, parse_retry_after, text_excerpt,
-};
+use super::error::{GoogleError, error_chain, parse_error_body, text_excerpt};
 use super::key::ServiceAccountKey;
+use super::retry::{RetryPolicy, retry_after_of};
+use super::stats::RequestStats;
 
 /// The OAuth2 grant type of a signed-JWT exchange.
 pub const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -257,11 +256,7 @@ impl TokenProvider {
                 ),
                 Ok(response) => {
                     let status = response.status();
-                    let retry_after = response
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                    let retry_after = retry_after_of(response.headers());
                     match response.bytes().await {
                         Err(e) => (
                             GoogleError::Transport {

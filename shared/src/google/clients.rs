@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use super::auth::TokenProvider;
 use super::directory::GoogleDirectoryClient;
-use super::http::{
-    GoogleHttp, HttpConfig, RequestStats, RequestStatsSnapshot, RetryPolicy, build_http_client,
-};
+use super::http::{GoogleHttp, HttpConfig, build_http_client};
 use super::key::{ServiceAccountKey, load_key_from_secrets_manager};
 use super::people::GooglePeopleClient;
+use super::retry::RetryPolicy;
+use super::stats::{RequestStats, RequestStatsSnapshot};
 use super::{DirectoryApi, GoogleConfig, GoogleEndpoints, GoogleError, PeopleApi};
 
 /// The Google clients, behind their traits.

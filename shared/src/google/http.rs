@@ -1,6 +1,6 @@
-//! The one HTTP client, the retry policy and the request executor shared by the People and Directory clients.
+//! The one HTTP client and the request executor shared by the People and Directory clients.
 //!
-//! Retry semantics:
+//! Retry semantics (the policy and the retryable answers are in [`super::retry`]):
 //! - Reads retry on 429, 500, 502, 503, 504, Directory rate-limit 403s (`userRateLimitExceeded`,
 //!   `rateLimitExceeded`, `quotaExceeded`) and transport errors (connect, timeout, connection lost).
 //! - Writes retry only when Google provably did not process the request: 429, rate-limit 403s, and errors that
@@ -12,97 +12,16 @@
 //!   `Retry-After` header; a `Retry-After` longer than [`RetryPolicy::max_retry_after`] is not waited for.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use rand::Rng;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::GoogleError;
 use super::auth::TokenProvider;
-
-/// How failed calls are retried. Tests shrink the delays.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in total, the first included (1 = never retry).
-    pub max_attempts: u32,
-    /// The backoff before the first retry is drawn from `0..=base_delay`, then doubles.
-    pub base_delay: Duration,
-    /// The largest backoff drawn.
-    pub max_delay: Duration,
-    /// The longest `Retry-After` honoured; a longer one ends the retries with the error.
-    pub max_retry_after: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 6,
-            base_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(20),
-            max_retry_after: Duration::from_secs(60),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// Tiny delays, for tests (still honours `Retry-After` up to 5 s).
-    pub fn fast() -> Self {
-        RetryPolicy {
-            max_attempts: 6,
-            base_delay: Duration::from_millis(2),
-            max_delay: Duration::from_millis(20),
-            max_retry_after: Duration::from_secs(5),
-        }
-    }
-
-    /// The upper bound of the backoff before retry number `retry` (1 = first retry): `min(cap, base * 2^(retry-1))`.
-    pub fn backoff_ceiling(&self, retry: u32) -> Duration {
-        let exp = retry.saturating_sub(1).min(30);
-        let ceiling = self.base_delay.saturating_mul(1u32 << exp);
-        ceiling.min(self.max_delay)
-    }
-
-    /// The delay before retry number `retry` with full jitter, never shorter than `retry_after`.
-    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
-        let ceiling = self.backoff_ceiling(retry);
-        let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-        let jittered = Duration::from_millis(rand::rng().random_range(0..=millis));
-        match retry_after {
-            Some(after) => jittered.max(after),
-            None => jittered,
-        }
-    }
-
-    /// Whether a server-requested wait is short enough to honour.
-    pub fn accepts_retry_after(&self, retry_after: Option<Duration>) -> bool {
-        retry_after.is_none_or(|d| d <= self.max_retry_after)
-    }
-}
-
-/// Parses a `Retry-After` value: delay-seconds or an HTTP-date (relative to `now`).
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let at = SystemTime::from(date);
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-fn retry_after_of(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, SystemTime::now()))
-}
+use super::error::{GoogleError, error_chain, parse_error_body};
+use super::retry::{RetryPolicy, is_rate_limited, is_retryable_status, retry_after_of};
+use super::stats::RequestStats;
 
 /// Timeouts of the shared HTTP client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,43 +52,6 @@ pub fn build_http_client(config: &HttpConfig) -> Result<reqwest::Client, GoogleE
             method: "http client".to_owned(),
             detail: error_chain(&e),
         })
-}
-
-/// Counters of what the clients sent, cheap enough to keep in production (reported in run summaries/tests).
-#[derive(Debug, Default)]
-pub struct RequestStats {
-    /// API requests sent (every attempt counts).
-    pub requests: AtomicU64,
-    /// Attempts that were retries.
-    pub retries: AtomicU64,
-    /// Token requests sent to the token endpoint (every attempt counts).
-    pub token_requests: AtomicU64,
-    /// Writes that ended in `OutcomeUnknown`.
-    pub outcome_unknown: AtomicU64,
-}
-
-/// A point-in-time copy of [`RequestStats`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RequestStatsSnapshot {
-    pub requests: u64,
-    pub retries: u64,
-    pub token_requests: u64,
-    pub outcome_unknown: u64,
-}
-
-impl RequestStats {
-    pub fn snapshot(&self) -> RequestStatsSnapshot {
-        RequestStatsSnapshot {
-            requests: self.requests.load(Ordering::Relaxed),
-            retries: self.retries.load(Ordering::Relaxed),
-            token_requests: self.token_requests.load(Ordering::Relaxed),
-            outcome_unknown: self.outcome_unknown.load(Ordering::Relaxed),
-        }
-    }
-
-    pub(crate) fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 /// Whether repeating a request can change state twice.
@@ -432,114 +314,6 @@ pub(crate) fn never_sent(e: &reqwest::Error) -> bool {
     e.is_connect() || e.is_builder()
 }
 
-/// 429, or a Directory API 403 whose reason says "rate limited" (Google refused before processing).
-fn is_rate_limited(error: &GoogleError) -> bool {
-    match error.http_status() {
-        Some(429) => true,
-        Some(403) => matches!(
-            error.reason(),
-            Some(
-                "userRateLimitExceeded"
-                    | "rateLimitExceeded"
-                    | "quotaExceeded"
-                    | "RATE_LIMIT_EXCEEDED"
-                    | "RESOURCE_EXHAUSTED"
-            )
-        ),
-        _ => false,
-    }
-}
-
-/// Statuses a read is retried on.
-pub fn is_retryable_status(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
-}
-
-/// A reqwest error with its sources, e.g. "error sending request: connection refused".
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
-}
-
-/// Turns a Google error body into [`GoogleError::Api`]. Understands the standard shape
-/// `{"error":{"code","message","status","details":[{"@type":".../google.rpc.ErrorInfo","reason"}],
-/// "errors":[{"reason","message","domain"}]}}` (ErrorInfo reason preferred over the legacy one), the OAuth shape
-/// `{"error":"...","error_description":"..."}`, and anything else (the start of the text is kept as message).
-pub fn parse_error_body(method: &str, status: u16, body: &[u8]) -> GoogleError {
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let error = parsed.as_ref().and_then(|v| v.get("error"));
-    let (status_text, reason, message) = match error {
-        Some(Value::Object(e)) => {
-            let status_text = e
-                .get("status")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let message = e
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let error_info_reason = e
-                .get("details")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter(|d| {
-                    d.get("@type")
-                        .and_then(Value::as_str)
-                        .is_none_or(|t| t.ends_with("google.rpc.ErrorInfo"))
-                })
-                .find_map(|d| d.get("reason").and_then(Value::as_str));
-            let legacy_reason = e
-                .get("errors")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .find_map(|d| d.get("reason").and_then(Value::as_str));
-            let reason = error_info_reason.or(legacy_reason).map(str::to_owned);
-            (status_text, reason, message)
-        }
-        Some(Value::String(code)) => {
-            let description = parsed
-                .as_ref()
-                .and_then(|v| v.get("error_description"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            (String::new(), Some(code.clone()), description)
-        }
-        _ => (String::new(), None, text_excerpt(body)),
-    };
-    GoogleError::Api {
-        method: method.to_owned(),
-        status,
-        status_text,
-        reason,
-        message,
-    }
-}
-
-/// The first 200 characters of a non-JSON body, on one line.
-pub(crate) fn text_excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(200)
-        .collect();
-    one_line.trim().to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,6 +321,7 @@ mod tests {
     use crate::google::testing::{
         Recorded, Reply, TestServer, fixed_key, reply_json, reply_with_header, token_reply,
     };
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::Instant;
 
     /// An executor whose tokens and API calls both go to `server`.
@@ -831,158 +606,5 @@ mod tests {
             "https://people.googleapis.com"
         );
         assert!(checked_base_url("people.googleapis.com").is_err());
-    }
-
-    #[test]
-    fn parses_error_info_reason_and_status() {
-        let body = br#"{"error":{"code":429,"message":"Quota exceeded for quota metric 'Critical read requests'","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED","domain":"googleapis.com","metadata":{"service":"people.googleapis.com"}},{"@type":"type.googleapis.com/google.rpc.Help","links":[]}]}}"#;
-        let e = parse_error_body("people.connections.list", 429, body);
-        match &e {
-            GoogleError::Api {
-                method,
-                status,
-                status_text,
-                reason,
-                message,
-            } => {
-                assert_eq!(method, "people.connections.list");
-                assert_eq!(*status, 429);
-                assert_eq!(status_text, "RESOURCE_EXHAUSTED");
-                assert_eq!(reason.as_deref(), Some("RATE_LIMIT_EXCEEDED"));
-                assert!(message.starts_with("Quota exceeded"));
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-        assert!(is_rate_limited(&e));
-    }
-
-    #[test]
-    fn parses_legacy_errors_array() {
-        let body = br#"{"error":{"code":403,"message":"Not Authorized to access this resource/api","errors":[{"message":"Not Authorized to access this resource/api","domain":"global","reason":"forbidden"}]}}"#;
-        let e = parse_error_body("directory.users.list", 403, body);
-        assert_eq!(e.reason(), Some("forbidden"));
-        assert_eq!(e.http_status(), Some(403));
-        assert!(!is_rate_limited(&e));
-        let limited = parse_error_body(
-            "directory.users.list",
-            403,
-            br#"{"error":{"code":403,"message":"Rate Limit Exceeded","errors":[{"domain":"usageLimits","reason":"userRateLimitExceeded"}]}}"#,
-        );
-        assert!(is_rate_limited(&limited));
-    }
-
-    #[test]
-    fn error_info_wins_over_legacy_reason() {
-        let body = br#"{"error":{"code":400,"message":"Sync token is expired. Clear local cache and retry call without the sync token.","status":"FAILED_PRECONDITION","errors":[{"reason":"failedPrecondition"}],"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"EXPIRED_SYNC_TOKEN"}]}}"#;
-        let e = parse_error_body("people.connections.list", 400, body);
-        assert_eq!(e.reason(), Some("EXPIRED_SYNC_TOKEN"));
-        assert!(e.is_expired_sync_token());
-    }
-
-    #[test]
-    fn stale_etag_is_recognised() {
-        let body = br#"{"error":{"code":400,"message":"Request person.etag is different than the current person.etag. Clear local cache and get the latest person.","status":"FAILED_PRECONDITION"}}"#;
-        let e = parse_error_body("people.batchUpdateContacts", 400, body);
-        assert!(e.is_stale_etag());
-        assert_eq!(e.reason(), None);
-    }
-
-    #[test]
-    fn parses_oauth_shape_and_plain_text() {
-        let e = parse_error_body(
-            "people.batchGet",
-            401,
-            br#"{"error":"invalid_token","error_description":"Invalid Credentials"}"#,
-        );
-        assert_eq!(e.reason(), Some("invalid_token"));
-        assert!(e.to_string().contains("Invalid Credentials"));
-
-        let e = parse_error_body(
-            "people.batchGet",
-            502,
-            b"<html>\n<body>Bad Gateway</body></html>",
-        );
-        match e {
-            GoogleError::Api {
-                status_text,
-                reason,
-                message,
-                ..
-            } => {
-                assert_eq!(status_text, "");
-                assert_eq!(reason, None);
-                assert_eq!(message, "<html> <body>Bad Gateway</body></html>");
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn retry_after_seconds_and_http_date() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
-        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
-        assert_eq!(
-            parse_retry_after("1.5", now),
-            Some(Duration::from_millis(1500))
-        );
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now),
-            Some(Duration::from_secs(10))
-        );
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:30 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(parse_retry_after("-3", now), None);
-    }
-
-    #[test]
-    fn backoff_grows_exponentially_up_to_the_cap_with_full_jitter() {
-        let p = RetryPolicy::default();
-        assert_eq!(p.backoff_ceiling(1), Duration::from_millis(250));
-        assert_eq!(p.backoff_ceiling(2), Duration::from_millis(500));
-        assert_eq!(p.backoff_ceiling(4), Duration::from_millis(2000));
-        assert_eq!(p.backoff_ceiling(7), Duration::from_millis(16000));
-        assert_eq!(p.backoff_ceiling(8), Duration::from_secs(20));
-        assert_eq!(p.backoff_ceiling(u32::MAX), Duration::from_secs(20));
-        let mut seen_small = false;
-        let mut seen_large = false;
-        for _ in 0..500 {
-            let d = p.delay(3, None);
-            assert!(d <= Duration::from_millis(1000));
-            seen_small |= d < Duration::from_millis(300);
-            seen_large |= d > Duration::from_millis(700);
-        }
-        assert!(
-            seen_small && seen_large,
-            "full jitter spreads over 0..=ceiling"
-        );
-    }
-
-    #[test]
-    fn retry_after_is_a_floor_and_too_long_ones_are_not_waited_for() {
-        let p = RetryPolicy::fast();
-        for _ in 0..50 {
-            assert!(p.delay(1, Some(Duration::from_secs(1))) >= Duration::from_secs(1));
-        }
-        assert!(p.accepts_retry_after(None));
-        assert!(p.accepts_retry_after(Some(Duration::from_secs(5))));
-        assert!(!p.accepts_retry_after(Some(Duration::from_secs(6))));
-    }
-
-    #[test]
-    fn retryable_statuses() {
-        for s in [429u16, 500, 502, 503, 504] {
-            assert!(is_retryable_status(
-                StatusCode::from_u16(s).expect("status")
-            ));
-        }
-        for s in [400u16, 401, 403, 404, 409, 501] {
-            assert!(!is_retryable_status(
-                StatusCode::from_u16(s).expect("status")
-            ));
-        }
     }
 }

@@ -12,6 +12,8 @@ pub mod http;
 pub mod key;
 mod lazy;
 pub mod people;
+mod retry;
+mod stats;
 #[cfg(test)]
 mod testing;
 mod types;
@@ -20,10 +22,12 @@ pub use auth::{AccessToken, JwtClaims, TokenProvider};
 pub use clients::GoogleClients;
 pub use directory::GoogleDirectoryClient;
 pub use error::GoogleError;
-pub use http::{GoogleHttp, HttpConfig, RequestStats, RequestStatsSnapshot, RetryPolicy};
+pub use http::{GoogleHttp, HttpConfig};
 pub use key::{ServiceAccountKey, load_key_from_secrets_manager};
 pub use lazy::LazyGoogle;
 pub use people::GooglePeopleClient;
+pub use retry::RetryPolicy;
+pub use stats::{RequestStats, RequestStatsSnapshot};
 pub use types::*;
 
 use std::collections::BTreeMap;

@@ -235,7 +235,8 @@ async fn serve(
 
 /// An executor whose token endpoint is `server`'s `/token`, with fast retries.
 pub fn http_for(server: &TestServer) -> super::http::GoogleHttp {
-    use super::http::{GoogleHttp, HttpConfig, RetryPolicy, build_http_client};
+    use super::http::{GoogleHttp, HttpConfig, build_http_client};
+    use super::retry::RetryPolicy;
     let client = build_http_client(&HttpConfig::default()).expect("client");
     let (key, _) = fixed_key(&server.url("/token"));
     let tokens = Arc::new(

@@ -144,16 +144,21 @@ impl DynamoStore {
 
 // ---- encoding helpers ------------------------------------------------------------------------------------
 
-fn s(value: impl Into<String>) -> AttributeValue {
+/// A string attribute value.
+fn string_value(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn n(value: impl ToString) -> AttributeValue {
+/// A number attribute value (DynamoDB carries numbers as their decimal text).
+fn number_value(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
 fn table_key(pk: String, sk: String) -> Item {
-    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+    HashMap::from([
+        (PK.to_owned(), string_value(pk)),
+        (SK.to_owned(), string_value(sk)),
+    ])
 }
 
 fn describe_key(pk: &str, sk: &str) -> String {
@@ -178,9 +183,9 @@ fn encode<T: Serialize>(
     let mut item: Item = serde_dynamo::to_item(value).map_err(|e| {
         StoreError::Backend(format!("cannot encode {}: {e}", describe_key(&pk, &sk)))
     })?;
-    item.insert(PK.to_owned(), s(pk));
-    item.insert(SK.to_owned(), s(sk));
-    item.insert(ITEM_TYPE.to_owned(), s(item_type));
+    item.insert(PK.to_owned(), string_value(pk));
+    item.insert(SK.to_owned(), string_value(sk));
+    item.insert(ITEM_TYPE.to_owned(), string_value(item_type));
     Ok(item)
 }
 
@@ -193,7 +198,8 @@ fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     })
 }
 
-fn string_attr(item: &Item, name: &str) -> Result<String, StoreError> {
+/// The string attribute `name` of a stored item, which must have it.
+fn required_string(item: &Item, name: &str) -> Result<String, StoreError> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v.clone()),
         _ => Err(StoreError::Corrupt {
@@ -207,7 +213,7 @@ fn string_attr(item: &Item, name: &str) -> Result<String, StoreError> {
 fn page_key(item: &Item, names: &[&str]) -> Result<PageKey, StoreError> {
     names
         .iter()
-        .map(|name| Ok(((*name).to_owned(), string_attr(item, name)?)))
+        .map(|name| Ok(((*name).to_owned(), required_string(item, name)?)))
         .collect()
 }
 
@@ -224,11 +230,11 @@ fn last_key_to_page_key(key: &Item) -> Result<PageKey, StoreError> {
 }
 
 fn page_key_to_item(key: PageKey) -> Item {
-    key.into_iter().map(|(k, v)| (k, s(v))).collect()
+    key.into_iter().map(|(k, v)| (k, string_value(v))).collect()
 }
 
 fn ttl_after(time: DateTime<Utc>) -> AttributeValue {
-    n(time.timestamp().saturating_add(RUN_RETENTION_SECS))
+    number_value(time.timestamp().saturating_add(RUN_RETENTION_SECS))
 }
 
 fn millis_to_time(item: &Item, name: &str) -> Result<DateTime<Utc>, StoreError> {
@@ -322,7 +328,10 @@ fn definition_update(sync: &SyncDefinition) -> Result<DefinitionUpdate, StoreErr
     })?;
     let untouched = ["id", LAST_RUN, CURRENT_NAMES];
     attrs.retain(|name, _| !untouched.contains(&name.as_str()));
-    attrs.insert(GSI1SK.to_owned(), s(keys::gsi1sk(&sync.name, &sync.id)));
+    attrs.insert(
+        GSI1SK.to_owned(),
+        string_value(keys::gsi1sk(&sync.name, &sync.id)),
+    );
 
     let mut names = HashMap::new();
     let mut values = Item::new();
@@ -399,14 +408,14 @@ impl DynamoStore {
                 .query()
                 .table_name(&self.table)
                 .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":pk", string_value(pk))
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take());
             query = match prefix {
                 Some(prefix) => query
                     .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                     .expression_attribute_names("#sk", SK)
-                    .expression_attribute_values(":prefix", s(prefix)),
+                    .expression_attribute_values(":prefix", string_value(prefix)),
                 None => query.key_condition_expression("#pk = :pk"),
             };
             if let Some(projection) = projection {
@@ -500,8 +509,11 @@ impl DynamoStore {
 impl SyncStore for DynamoStore {
     async fn create_sync(&self, sync: &SyncDefinition) -> Result<(), StoreError> {
         let mut item = encode(sync, keys::sync_pk(&sync.id), DEF_SK.to_owned(), TYPE_SYNC)?;
-        item.insert(GSI1PK.to_owned(), s(GSI1PK_SYNC));
-        item.insert(GSI1SK.to_owned(), s(keys::gsi1sk(&sync.name, &sync.id)));
+        item.insert(GSI1PK.to_owned(), string_value(GSI1PK_SYNC));
+        item.insert(
+            GSI1SK.to_owned(),
+            string_value(keys::gsi1sk(&sync.name, &sync.id)),
+        );
         let result = self
             .client
             .put_item()
@@ -551,7 +563,7 @@ impl SyncStore for DynamoStore {
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#version", "version")
             .set_expression_attribute_values(Some(update.values))
-            .expression_attribute_values(":expected", n(expected_version))
+            .expression_attribute_values(":expected", number_value(expected_version))
             .condition_expression("attribute_exists(#pk) AND #version = :expected")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -581,7 +593,7 @@ impl SyncStore for DynamoStore {
         let mut found_definition = false;
         let mut requests = Vec::new();
         for item in &items {
-            let sk = string_attr(item, SK)?;
+            let sk = required_string(item, SK)?;
             if sk == DEF_SK {
                 found_definition = true;
                 continue;
@@ -620,7 +632,7 @@ impl SyncStore for DynamoStore {
             .index_name(GSI1)
             .key_condition_expression("#g = :g")
             .expression_attribute_names("#g", GSI1PK)
-            .expression_attribute_values(":g", s(GSI1PK_SYNC));
+            .expression_attribute_values(":g", string_value(GSI1PK_SYNC));
         let (items, next_token) = self
             .query_page(query, limit, start, &[PK, SK, GSI1PK, GSI1SK])
             .await?;
@@ -668,9 +680,9 @@ impl SyncStore for DynamoStore {
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#run", LEASE_RUN_ID)
             .expression_attribute_names("#until", LEASE_UNTIL)
-            .expression_attribute_values(":run", s(run_id))
-            .expression_attribute_values(":until", n(until.timestamp_millis()))
-            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .expression_attribute_values(":run", string_value(run_id))
+            .expression_attribute_values(":until", number_value(until.timestamp_millis()))
+            .expression_attribute_values(":now", number_value(now.timestamp_millis()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -679,7 +691,7 @@ impl SyncStore for DynamoStore {
             Err(e) => match update_condition_failure(&e) {
                 Some(None) => Ok(LeaseOutcome::SyncMissing),
                 Some(Some(old)) => Ok(LeaseOutcome::Held {
-                    run_id: string_attr(&old, LEASE_RUN_ID)?,
+                    run_id: required_string(&old, LEASE_RUN_ID)?,
                     until: millis_to_time(&old, LEASE_UNTIL)?,
                 }),
                 None => Err(backend("UpdateItem", e)),
@@ -697,7 +709,7 @@ impl SyncStore for DynamoStore {
             .condition_expression("#run = :run")
             .expression_attribute_names("#run", LEASE_RUN_ID)
             .expression_attribute_names("#until", LEASE_UNTIL)
-            .expression_attribute_values(":run", s(run_id))
+            .expression_attribute_values(":run", string_value(run_id))
             .send()
             .await;
         match result {
@@ -721,7 +733,7 @@ impl SyncStore for DynamoStore {
         }
         let until = millis_to_time(&item, LEASE_UNTIL)?;
         if until > now {
-            Ok(Some(string_attr(&item, LEASE_RUN_ID)?))
+            Ok(Some(required_string(&item, LEASE_RUN_ID)?))
         } else {
             Ok(None)
         }
@@ -777,8 +789,8 @@ impl SyncStore for DynamoStore {
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#status", RUN_STATUS)
             .expression_attribute_names("#inv", RUN_INVOCATIONS)
-            .expression_attribute_values(":expected", n(expected))
-            .expression_attribute_values(":previous", n(previous))
+            .expression_attribute_values(":expected", number_value(expected))
+            .expression_attribute_values(":previous", number_value(previous))
             .expression_attribute_values(":running", running)
             .send()
             .await;
@@ -805,8 +817,8 @@ impl SyncStore for DynamoStore {
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(keys::sync_pk(sync_id)))
-            .expression_attribute_values(":prefix", s(RUN_PREFIX))
+            .expression_attribute_values(":pk", string_value(keys::sync_pk(sync_id)))
+            .expression_attribute_values(":prefix", string_value(RUN_PREFIX))
             .scan_index_forward(false)
             .consistent_read(true);
         let (items, next_token) = self.query_page(query, limit, start, &[PK, SK]).await?;
@@ -828,7 +840,7 @@ impl SyncStore for DynamoStore {
             keys::result_sk(run_id, &result.user_id),
             TYPE_RESULT,
         )?;
-        item.insert("run_id".to_owned(), s(run_id));
+        item.insert("run_id".to_owned(), string_value(run_id));
         item.insert(TTL.to_owned(), ttl_after(result.finished_at));
         self.put_item(item).await
     }
@@ -895,7 +907,8 @@ impl SyncStore for DynamoStore {
 
 // ---- table creation --------------------------------------------------------------------------------------
 
-fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
+/// The table-schema definition of a string key attribute.
+fn string_key_definition(name: &str) -> Result<AttributeDefinition, StoreError> {
     AttributeDefinition::builder()
         .attribute_name(name)
         .attribute_type(ScalarAttributeType::S)
@@ -929,10 +942,10 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
     let created = client
         .create_table()
         .table_name(table)
-        .attribute_definitions(string_attribute(PK)?)
-        .attribute_definitions(string_attribute(SK)?)
-        .attribute_definitions(string_attribute(GSI1PK)?)
-        .attribute_definitions(string_attribute(GSI1SK)?)
+        .attribute_definitions(string_key_definition(PK)?)
+        .attribute_definitions(string_key_definition(SK)?)
+        .attribute_definitions(string_key_definition(GSI1PK)?)
+        .attribute_definitions(string_key_definition(GSI1SK)?)
         .key_schema(key_element(PK, KeyType::Hash)?)
         .key_schema(key_element(SK, KeyType::Range)?)
         .global_secondary_indexes(gsi1)
