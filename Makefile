@@ -13,9 +13,10 @@ venv: ## create/update the repo-local Python virtualenv (.venv)
 test: ## run every test (starts its own moto server and Google emulators)
 	@infra/scripts/test.sh
 
-lint: venv ## rustfmt, clippy (warnings are errors), cfn-lint and sam validate on template.yaml
+lint: venv ## rustfmt, clippy (warnings are errors), supply chain (cargo-deny, no rsa in functions), cfn-lint, sam validate
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	@infra/scripts/supply-chain.sh
 	.venv/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 .venv/bin/sam validate --lint --region us-east-1 --template-file template.yaml
 

@@ -17,6 +17,7 @@ use contact_sync::dispatch::LambdaDispatcher;
 use contact_sync::google::{GoogleClients, GoogleConfig, GoogleEndpoints, RetryPolicy};
 use contact_sync::model::RunStatus;
 use contact_sync::store::{DynamoStore, SyncStore, create_table};
+use contact_sync::telemetry;
 use contact_sync_tests::runtime_api::{FunctionProcess, Outcome, RuntimeApi, build_binaries};
 use contact_sync_tests::sam_template::{
     Route, SamFunction, SamTemplate, function_crates, resolve, workspace_root,
@@ -159,9 +160,29 @@ impl Stack {
         Ok(env)
     }
 
-    /// The process environment: the template's variables plus the AWS settings.
+    /// The variables Lambda sets from the function's `LoggingConfig`: its log format and application log level.
+    fn logging_env(&self, function: &SamFunction) -> Result<BTreeMap<String, String>> {
+        let mut env = BTreeMap::new();
+        let Some(config) = function.property("LoggingConfig") else {
+            return Ok(env);
+        };
+        for (variable, field) in [
+            (telemetry::LOG_FORMAT_ENV, "LogFormat"),
+            (telemetry::LOG_LEVEL_ENV, "ApplicationLogLevel"),
+        ] {
+            if let Some(value) = config.get(field) {
+                let value = resolve(value, &self.names)
+                    .with_context(|| format!("{}: LoggingConfig.{field}", function.logical_id))?;
+                env.insert(variable.to_owned(), value);
+            }
+        }
+        Ok(env)
+    }
+
+    /// The process environment: the template's variables, Lambda's logging variables and the AWS settings.
     fn process_env(&self, function: &SamFunction) -> Result<BTreeMap<String, String>> {
         let mut env = self.template_env(function)?;
+        env.extend(self.logging_env(function)?);
         env.extend(self.aws_env.clone());
         Ok(env)
     }

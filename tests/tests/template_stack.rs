@@ -25,8 +25,8 @@ const API_ROUTES: &[(&str, &str, &str)] = &[
 /// The non-API functions (design.md).
 const OTHER_FUNCTIONS: &[&str] = &["scheduler", "executor"];
 
-/// design.md's configuration variables, plus `LOG_LEVEL` (read by the shared telemetry set-up).
-/// `AWS_ENDPOINT_URL` is moto-only and must never appear in the template.
+/// The configuration variables the functions read. Logging is not among them: Lambda sets its variables from
+/// `LoggingConfig`. `AWS_ENDPOINT_URL` is moto-only and must never appear in the template.
 const CONFIG_VARIABLES: &[&str] = &[
     "TABLE_NAME",
     "GOOGLE_KEY_SECRET_ID",
@@ -35,8 +35,11 @@ const CONFIG_VARIABLES: &[&str] = &[
     "DIRECTORY_API_BASE_URL",
     "EXECUTOR_FUNCTION_NAME",
     "EXECUTOR_CONCURRENCY",
-    "LOG_LEVEL",
 ];
+
+/// The values Lambda accepts for `LoggingConfig.ApplicationLogLevel`.
+const LAMBDA_APPLICATION_LOG_LEVELS: &[&str] =
+    &["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
 
 /// The functions allowed to invoke the executor.
 const DISPATCHERS: &[&str] = &[
@@ -239,13 +242,66 @@ fn every_function_is_an_arm64_cargo_lambda_build_with_json_logs_and_tracing() {
 }
 
 #[test]
+fn every_function_logs_json_at_the_log_level_parameter_through_globals() {
+    let t = template();
+    let logging = &t.root["Globals"]["Function"]["LoggingConfig"];
+    assert_eq!(
+        logging["LogFormat"].as_str(),
+        Some("JSON"),
+        "Globals LogFormat"
+    );
+    let level = &logging["ApplicationLogLevel"];
+    assert_eq!(
+        tag_name(level).as_deref(),
+        Some("Ref"),
+        "Globals ApplicationLogLevel must be !Ref LogLevel"
+    );
+    if let Value::Tagged(level) = level {
+        assert_eq!(level.value.as_str(), Some("LogLevel"));
+    }
+    let system = logging["SystemLogLevel"].as_str();
+    assert!(
+        system.is_some_and(|l| ["DEBUG", "INFO", "WARN"].contains(&l)),
+        "Globals SystemLogLevel {system:?}"
+    );
+    // No function replaces the Globals' logging with its own.
+    for (id, resource) in t.resources_of_type("AWS::Serverless::Function") {
+        assert!(
+            resource["Properties"].get("LoggingConfig").is_none(),
+            "{id} sets its own LoggingConfig"
+        );
+    }
+    // Every level the parameter allows is one Lambda accepts and the functions understand.
+    let parameter = &t.section("Parameters").expect("parameters")["LogLevel"];
+    let allowed: Vec<&str> = parameter["AllowedValues"]
+        .as_sequence()
+        .expect("LogLevel AllowedValues")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(!allowed.is_empty());
+    for value in &allowed {
+        assert!(
+            LAMBDA_APPLICATION_LOG_LEVELS.contains(value),
+            "LogLevel allows {value}, which Lambda does not accept"
+        );
+        assert!(
+            contact_sync::telemetry::lambda_level(value).is_some(),
+            "the functions do not understand the log level {value}"
+        );
+    }
+    let default = parameter["Default"].as_str().expect("LogLevel Default");
+    assert!(allowed.contains(&default), "LogLevel Default {default}");
+}
+
+#[test]
 fn environment_uses_only_the_design_names_and_each_function_has_what_it_needs() {
     for f in functions() {
         let id = &f.logical_id;
         for name in f.environment.keys() {
             assert!(
                 CONFIG_VARIABLES.contains(&name.as_str()),
-                "{id}: {name} is not one of design.md's variables"
+                "{id}: {name} is not one of the configuration variables"
             );
         }
         let has = |v: &str| f.environment.contains_key(v);
