@@ -31,8 +31,12 @@ pub mod vars {
     pub const EXECUTOR_SAFETY_MARGIN_SECS: &str = "EXECUTOR_SAFETY_MARGIN_SECS";
     /// Where AWS calls go instead of AWS (moto). Read by the AWS SDK itself; never set in AWS.
     pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
-    /// Set by Lambda in every function: tells the code it runs in Lambda.
-    pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
+    /// Set by Lambda from the function's `LoggingConfig.LogFormat`: `JSON` or `Text`.
+    pub const AWS_LAMBDA_LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
+    /// Set by Lambda from the function's `LoggingConfig.ApplicationLogLevel`.
+    pub const AWS_LAMBDA_LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
+    /// A developer's tracing env-filter directive; wins over `AWS_LAMBDA_LOG_LEVEL`.
+    pub const RUST_LOG: &str = "RUST_LOG";
 }
 
 /// Lambda's longest timeout: a safety margin this long would leave no invocation any time to start a user.

@@ -12,12 +12,10 @@ use std::io::IsTerminal;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
-/// The log format Lambda's `LoggingConfig.LogFormat` asks for: `JSON` or `Text`.
-pub const LOG_FORMAT_ENV: &str = "AWS_LAMBDA_LOG_FORMAT";
-/// The application log level Lambda's `LoggingConfig.ApplicationLogLevel` asks for.
-pub const LOG_LEVEL_ENV: &str = "AWS_LAMBDA_LOG_LEVEL";
-/// A developer's env-filter directive; wins over [`LOG_LEVEL_ENV`].
-pub const FILTER_ENV: &str = "RUST_LOG";
+use crate::config::vars::{
+    AWS_LAMBDA_LOG_FORMAT as LOG_FORMAT_ENV, AWS_LAMBDA_LOG_LEVEL as LOG_LEVEL_ENV,
+    RUST_LOG as FILTER_ENV,
+};
 
 /// The level written when nothing asks for another.
 const DEFAULT_LEVEL: LevelFilter = LevelFilter::INFO;

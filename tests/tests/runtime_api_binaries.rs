@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use contact_sync::api::ApiContext;
+use contact_sync::config::vars;
 use contact_sync::dispatch::LambdaDispatcher;
 use contact_sync::google::{GoogleClients, GoogleConfig, GoogleEndpoints, RetryPolicy};
 use contact_sync::model::RunStatus;
 use contact_sync::store::{DynamoStore, SyncStore, create_table};
-use contact_sync::telemetry;
 use contact_sync_tests::runtime_api::{FunctionProcess, Outcome, RuntimeApi, build_binaries};
 use contact_sync_tests::sam_template::{
     Route, SamFunction, SamTemplate, function_crates, resolve, workspace_root,
@@ -167,8 +167,8 @@ impl Stack {
             return Ok(env);
         };
         for (variable, field) in [
-            (telemetry::LOG_FORMAT_ENV, "LogFormat"),
-            (telemetry::LOG_LEVEL_ENV, "ApplicationLogLevel"),
+            (vars::AWS_LAMBDA_LOG_FORMAT, "LogFormat"),
+            (vars::AWS_LAMBDA_LOG_LEVEL, "ApplicationLogLevel"),
         ] {
             if let Some(value) = config.get(field) {
                 let value = resolve(value, &self.names)
