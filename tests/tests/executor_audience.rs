@@ -1,5 +1,5 @@
 //! The executor against the Google emulator and moto: audience changes, suspended users, leavers, and renames of
-//! everything a sync names (issue 3, behaviours 5 and 6), which GET /syncs/{id} then shows (issue 4).
+//! everything a sync names, which GET /syncs/{id} then shows.
 
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ const BOB: &str = "bob@example.com";
 const CAT: &str = "cat@example.com";
 const DAN: &str = "dan@example.com";
 
-/// Behaviour 5 with an org unit: sub-OUs are included, suspended users and the source are skipped, a joiner gets
+/// The audience of an org unit: sub-OUs are included, suspended users and the source are skipped, a joiner gets
 /// the contacts, a leaver loses exactly the synced contacts and the label, a user suspended later is left alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn org_unit_joiners_leavers_and_suspended_users() {
@@ -108,7 +108,7 @@ async fn org_unit_joiners_leavers_and_suspended_users() {
     assert_eq!(rig.managed(ANN, &sync.id).len(), 3);
 }
 
-/// Behaviour 5 with a group: a member who leaves loses the synced contacts; the label stays when the user put
+/// The audience of a group: a member who leaves loses the synced contacts; the label stays when the user put
 /// their own contact into it. Under the keep-unmanaged policy a leaver keeps the contacts without markers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_leavers_and_leaver_policies() {
@@ -261,7 +261,7 @@ async fn rename_contact_group(
     Ok(())
 }
 
-/// Behaviour 6: renaming the source user, a destination user, a destination group and an org unit breaks nothing
+/// Renaming the source user, a destination user, a destination group and an org unit breaks nothing
 /// and duplicates nothing. GET /syncs/{id} and GET /syncs show the new names (and the source contact group's)
 /// after the next run, with the same version and ETag, and runs that find nothing renamed write nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

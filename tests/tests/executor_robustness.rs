@@ -1,5 +1,5 @@
 //! The executor against the Google emulator and moto when things go wrong: a missing source, failing
-//! destinations, faults and quotas, concurrent invocations, crashes and deadlines (issue 3, behaviours 9-12).
+//! destinations, faults and quotas, concurrent invocations, crashes and deadlines.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -81,7 +81,7 @@ async fn sales_rig_with_seed(
     (rig, sync)
 }
 
-/// Behaviour 9, source side: a deleted source group, a suspended source user and a missing source user fail the
+/// Source failures: a deleted source group, a suspended source user and a missing source user fail the
 /// run with a clear error, and touch no destination.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_source_fails_the_run_clearly() {
@@ -189,7 +189,7 @@ async fn a_vanished_destination_is_reported_and_removes_nobody() {
     );
 }
 
-/// Behaviour 9, destination side: a destination answering 403 and one at its contact limit are recorded as failed;
+/// Destination failures: a destination answering 403 and one at its contact limit are recorded as failed;
 /// the others still succeed; once the problems are gone the next run completes them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_destinations_do_not_fail_the_others() {
@@ -250,7 +250,7 @@ async fn failing_destinations_do_not_fail_the_others() {
     }
 }
 
-/// Behaviour 10: with quotas and a 10% fault rate (some writes answered 503 after being applied, so their outcome
+/// With quotas and a 10% fault rate (some writes answered 503 after being applied, so their outcome
 /// is unknown) runs still converge to exactly the right final state, with no duplicates.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_and_quotas_still_converge_exactly() {
@@ -334,7 +334,7 @@ async fn faults_and_quotas_still_converge_exactly() {
     assert_eq!(rig.emulator.stats().writes, 0);
 }
 
-/// Behaviour 11: of two simultaneous invocations one runs and the other records that it was skipped; a run that
+/// Of two simultaneous invocations one runs and the other records that it was skipped; a run that
 /// crashed mid-way blocks the sync until its lease expires, and the next run converges with no duplicates.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_runs_skip_and_crashed_runs_converge() {
@@ -543,7 +543,7 @@ fn report_run<'a>(runs: &'a [Run], run_id: Option<&str>) -> &'a Run {
         .unwrap_or_else(|| panic!("run {run_id:?} not among {runs:?}"))
 }
 
-/// Behaviour 12: a run that cannot finish before the deadline saves its progress and continues in a new
+/// A run that cannot finish before the deadline saves its progress and continues in a new
 /// invocation, which skips the users already done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_near_its_deadline_continues_in_a_new_invocation() {

@@ -1,5 +1,5 @@
 //! The executor against the Google emulator and moto: what a run does to destination users' contacts, and what it
-//! costs in Google calls (issue 3, behaviours 1-4, 7, 8 and the efficiency bounds).
+//! costs in Google calls (the efficiency bounds).
 
 use std::collections::BTreeMap;
 
@@ -21,7 +21,7 @@ async fn standard_rig() -> Rig {
         .expect("rig")
 }
 
-/// Behaviour 1 and 2: the first run copies every copyable field into a label; an unchanged re-run writes nothing.
+/// The first run copies every copyable field into a label; an unchanged re-run writes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_run_copies_every_field_into_a_label_and_a_rerun_writes_nothing() {
     let rig = standard_rig().await;
@@ -178,7 +178,7 @@ async fn large_group_costs_batched_calls_only() {
     assert!(rig.reads_of(ANN) <= 2, "{:?}", rig.calls_of(ANN));
 }
 
-/// Behaviour 3: additions, edits, deletions and removals from the source group are reflected exactly.
+/// Additions, edits, deletions and removals from the source group are reflected exactly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn source_changes_are_reflected_exactly() {
     let rig = standard_rig().await;
@@ -250,7 +250,7 @@ async fn source_changes_are_reflected_exactly() {
     assert!(rig.contact_named(ANN, "Newton").is_ok());
 }
 
-/// Behaviour 4: a destination user's edits and deletions of synced contacts are undone; their own contacts (one
+/// A destination user's edits and deletions of synced contacts are undone; their own contacts (one
 /// with a synced contact's email, one they put into the synced label) are never changed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_edits_are_undone_and_their_own_contacts_untouched() {
@@ -341,7 +341,7 @@ async fn user_edits_are_undone_and_their_own_contacts_untouched() {
     assert!(own_after.iter().any(|p| p.is_member_of(&label)));
 }
 
-/// Behaviour 7: two syncs into the same user keep their own labels and contacts.
+/// Two syncs into the same user keep their own labels and contacts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_syncs_into_one_user_stay_independent() {
     let rig = standard_rig().await;
@@ -392,7 +392,7 @@ async fn two_syncs_into_one_user_stay_independent() {
         .expect("partners untouched");
 }
 
-/// Behaviour 8: a dry run records the planned creates, updates and deletes per destination and writes nothing.
+/// A dry run records the planned creates, updates and deletes per destination and writes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_records_the_plan_and_writes_nothing() {
     let rig = standard_rig().await;

@@ -1,5 +1,5 @@
-//! template.yaml against the API issue's route table, the function crates under functions/ and design.md's
-//! configuration names. (`make lint` runs cfn-lint and `sam validate --lint` on the same file.)
+//! template.yaml against the API's route table, the function crates under functions/ and the configuration
+//! variables the code reads (contact_sync::config). (`make lint` runs cfn-lint and `sam validate --lint` on the same file.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,7 +8,7 @@ use contact_sync_tests::sam_template::{
 };
 use serde_yaml::Value;
 
-/// Issue 4's endpoint table: method, path, function crate.
+/// The API's endpoints (README, docs/openapi.json): method, path, function crate.
 const API_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/syncs", "create-sync"),
     ("GET", "/syncs", "list-syncs"),
@@ -22,7 +22,7 @@ const API_ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/users/{user}/contact-groups", "list-contact-groups"),
 ];
 
-/// The non-API functions (design.md).
+/// The functions that serve no route.
 const OTHER_FUNCTIONS: &[&str] = &["scheduler", "executor"];
 
 /// The configuration variables the functions read. Logging is not among them: Lambda sets its variables from
@@ -94,7 +94,7 @@ fn http_api_routes_match_the_api_table_one_to_one() {
         .collect();
     assert_eq!(
         declared, expected,
-        "template routes differ from issue 4's table"
+        "template routes differ from the API's endpoints"
     );
 
     // Every route is on the one HttpApi, whose default authorizer is AWS_IAM.
@@ -156,7 +156,7 @@ fn every_function_crate_is_in_the_template_once_and_every_template_binary_is_a_c
         .collect();
     assert_eq!(
         binaries, designed,
-        "template functions differ from design.md's list"
+        "template functions differ from the API functions plus the scheduler and the executor"
     );
     let missing: Vec<_> = binaries.difference(&crates).collect();
     assert!(

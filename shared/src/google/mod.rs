@@ -88,7 +88,7 @@ pub const DIRECTORY_SCOPES: &[&str] = &[
     "https://www.googleapis.com/auth/admin.directory.domain.readonly",
 ];
 
-/// Google's per-call limits, from the discovery documents and google-api-notes.md.
+/// Google's per-call limits, from the discovery documents and Google's documentation (docs/google-apis.md).
 pub mod limits {
     pub const BATCH_GET_PEOPLE: usize = 200;
     pub const BATCH_CREATE_CONTACTS: usize = 200;

@@ -1,6 +1,6 @@
 //! Persistence of sync definitions, runs, per-destination results and state, and the run lease.
 //!
-//! One DynamoDB table (design.md): `pk = SYNC#<id>` with `sk` = `DEF` | `RUN#<run id>` |
+//! One DynamoDB table (docs/architecture.md, "Data model"): `pk = SYNC#<id>` with `sk` = `DEF` | `RUN#<run id>` |
 //! `RESULT#<run id>#<user id>` | `DEST#<user id>`, and a sparse GSI1 (`gsi1pk = "SYNC"`, `gsi1sk = <name>#<id>`)
 //! on definitions only. The exact item layout and table schema are documented in [`dynamo`].
 //!
